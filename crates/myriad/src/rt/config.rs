@@ -1,0 +1,145 @@
+//! Runtime configuration: the [`Builder`], defaults, and `MYRIAD_*`
+//! environment variables.
+
+use std::io;
+
+use super::stack::{probe_guard_mode, GuardMode};
+use super::Runtime;
+
+/// Default usable stack per myriad thread.
+///
+/// Stacks are reserved, not committed: a thread pays in memory only for the
+/// pages it touches (one 4 KiB page for a thread parked in a shallow call),
+/// and address space is plentiful on 64-bit systems (a million threads
+/// reserve 260 GiB of the 128 TiB available). 256 KiB is deep enough for
+/// ordinary code — the tests parse JSON nested 128 levels deep with
+/// `serde_json` in a debug build — while a runaway recursion still ends
+/// quickly in the guard page with a clear message. Use
+/// [`crate::thread::Builder::stack_size`] for threads that need more.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// How the guard page under each thread's stack is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StackGuard {
+    /// `madvise(MADV_GUARD_INSTALL)` where the kernel has it (Linux 6.13+),
+    /// else `mprotect`.
+    #[default]
+    Auto,
+    /// Guard markers in the page tables: no memory mapping per stack.
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two memory mappings per stack, so
+    /// `vm.max_map_count` limits the number of threads.
+    Mprotect,
+}
+
+/// Configures the runtime before its first use.
+///
+/// ```
+/// // Must run before anything else uses myriad; here the doc test is its
+/// // own process, so it does.
+/// myriad::rt::Builder::new().workers(2).stack_size(128 * 1024).start().unwrap();
+/// let h = myriad::thread::spawn(|| 6 * 7);
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    workers: Option<usize>,
+    stack_size: Option<usize>,
+    stack_guard: Option<StackGuard>,
+}
+
+impl Builder {
+    /// A builder with every setting at its default (or its `MYRIAD_*`
+    /// environment variable).
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Number of worker OS threads (`MYRIAD_WORKERS`; default: one per core).
+    pub fn workers(mut self, workers: usize) -> Builder {
+        self.workers = Some(workers.max(1));
+        self
+    }
+
+    /// Default stack size of new threads in bytes (`MYRIAD_STACK_SIZE`).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// How stack guards are made (`MYRIAD_STACK_GUARD`).
+    pub fn stack_guard(mut self, guard: StackGuard) -> Builder {
+        self.stack_guard = Some(guard);
+        self
+    }
+
+    /// Starts the runtime with this configuration.
+    ///
+    /// Fails with [`io::ErrorKind::AlreadyExists`] if the runtime has
+    /// already started (the first spawn starts it).
+    pub fn start(self) -> io::Result<()> {
+        let mut fresh = false;
+        let config = Config::from_env(self);
+        super::RUNTIME_CONFIG.get_or_init(|| {
+            fresh = true;
+            config
+        });
+        if !fresh {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the myriad runtime has already started; configure it before the first spawn",
+            ));
+        }
+        Runtime::get().map(|_| ())
+    }
+}
+
+/// The settled configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub workers: usize,
+    pub stack_size: usize,
+    pub guard: GuardMode,
+}
+
+impl Config {
+    /// Builder values, else environment variables, else defaults.
+    pub fn from_env(builder: Builder) -> Config {
+        let workers = builder
+            .workers
+            .or_else(|| env_usize("MYRIAD_WORKERS"))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let stack_size = builder.stack_size.or_else(|| env_usize("MYRIAD_STACK_SIZE")).unwrap_or(DEFAULT_STACK_SIZE);
+        let guard = builder.stack_guard.or_else(env_guard).unwrap_or_default();
+        let guard = match guard {
+            StackGuard::Auto => probe_guard_mode(),
+            StackGuard::Madvise => GuardMode::Madvise,
+            StackGuard::Mprotect => GuardMode::Mprotect,
+        };
+        Config { workers, stack_size, guard }
+    }
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    let value = std::env::var(name).ok()?;
+    match value.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            log::warn!("ignoring {name}={value:?}: not a number");
+            None
+        }
+    }
+}
+
+fn env_guard() -> Option<StackGuard> {
+    match std::env::var("MYRIAD_STACK_GUARD").ok()?.trim() {
+        "auto" => Some(StackGuard::Auto),
+        "madvise" => Some(StackGuard::Madvise),
+        "mprotect" => Some(StackGuard::Mprotect),
+        other => {
+            log::warn!("ignoring MYRIAD_STACK_GUARD={other:?}: expected auto, madvise or mprotect");
+            None
+        }
+    }
+}

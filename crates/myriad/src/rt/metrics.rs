@@ -1,0 +1,78 @@
+//! A snapshot of the runtime's counters.
+//!
+//! Each worker keeps its own counters, written only by itself (see
+//! `worker::Counter`), so counting costs no shared atomic on hot paths;
+//! a snapshot reads them all.
+
+use std::sync::atomic::Ordering;
+
+use super::Runtime;
+
+/// Counters of one worker.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerMetrics {
+    /// Threads spawned by threads running on this worker.
+    pub spawned: u64,
+    /// Threads that started running on this worker (and are pinned to it).
+    pub started: u64,
+    /// Threads that ended on this worker.
+    pub finished: u64,
+    /// Times this worker resumed a thread.
+    pub context_switches: u64,
+    /// Batches of unstarted threads this worker stole from other workers.
+    pub steals: u64,
+    /// Times this worker went to sleep for lack of work.
+    pub sleeps: u64,
+}
+
+/// A snapshot of the runtime's counters, from [`metrics`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metrics {
+    /// One entry per worker.
+    pub workers: Vec<WorkerMetrics>,
+    /// Threads spawned from OS threads (outside any worker).
+    pub spawned_from_os_threads: u64,
+}
+
+impl Metrics {
+    /// Threads spawned since the runtime started.
+    pub fn threads_spawned(&self) -> u64 {
+        self.spawned_from_os_threads + self.workers.iter().map(|w| w.spawned).sum::<u64>()
+    }
+
+    /// Threads spawned and not yet ended.
+    pub fn threads_alive(&self) -> u64 {
+        self.threads_spawned().saturating_sub(self.workers.iter().map(|w| w.finished).sum())
+    }
+
+    /// Context switches on all workers.
+    pub fn context_switches(&self) -> u64 {
+        self.workers.iter().map(|w| w.context_switches).sum()
+    }
+}
+
+/// Reads the runtime's counters (starting the runtime if needed).
+///
+/// ```
+/// let before = myriad::rt::metrics().threads_spawned();
+/// myriad::thread::spawn(|| ()).join().unwrap();
+/// assert!(myriad::rt::metrics().threads_spawned() > before);
+/// ```
+pub fn metrics() -> Metrics {
+    let Ok(rt) = Runtime::get() else { return Metrics::default() };
+    Metrics {
+        workers: rt
+            .workers
+            .iter()
+            .map(|w| WorkerMetrics {
+                spawned: w.counters.spawned.get(),
+                started: w.counters.started.get(),
+                finished: w.counters.finished.get(),
+                context_switches: w.counters.switches.get(),
+                steals: w.counters.steals.get(),
+                sleeps: w.counters.sleeps.get(),
+            })
+            .collect(),
+        spawned_from_os_threads: rt.spawned_from_os.load(Ordering::Relaxed),
+    }
+}

@@ -1,0 +1,189 @@
+//! The runtime: workers, run queues, stacks, timers and the waiting
+//! primitive underneath `myriad::thread`, `myriad::sync` and friends.
+//!
+//! The runtime starts itself the first time a myriad thread is spawned, with
+//! one worker per core. [`Builder`] configures it before that, and
+//! environment variables override the defaults without recompiling:
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `MYRIAD_WORKERS` | worker OS threads | available parallelism |
+//! | `MYRIAD_STACK_SIZE` | bytes of stack per thread | 256 KiB |
+//! | `MYRIAD_STACK_GUARD` | `madvise`, `mprotect` or `auto` | `auto` |
+//!
+//! A value set through [`Builder`] wins over the environment.
+//!
+//! At start-up the runtime also raises the process's soft limit on open
+//! files to its hard limit (as Go does), since one thread per connection
+//! means one descriptor per thread.
+//!
+//! How the parts fit: `worker.rs` runs the scheduler loop; `task.rs` is a
+//! thread's control block; `wait.rs` is the one blocking primitive;
+//! `timer.rs` and `poller.rs` are how a worker waits for time and events;
+//! `stack.rs` and `overflow.rs` give threads guarded stacks.
+
+mod config;
+mod metrics;
+mod overflow;
+mod panic_hook;
+mod poller;
+pub(crate) mod stack;
+pub(crate) mod task;
+mod timer;
+pub(crate) mod wait;
+pub(crate) mod worker;
+
+use std::io;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crossbeam_deque::{Injector, Worker as Deque};
+
+pub use config::{Builder, StackGuard};
+pub use metrics::{metrics, Metrics, WorkerMetrics};
+
+use config::Config;
+use stack::StackAllocator;
+use task::{Task, TaskCoroutine};
+use worker::WorkerShared;
+
+pub(crate) struct Runtime {
+    config: Config,
+    pub workers: Box<[WorkerShared]>,
+    pub injector: Injector<Arc<Task>>,
+    pub stacks: StackAllocator,
+    /// Workers asleep in their poller.
+    pub idle_workers: AtomicUsize,
+    pub spawned_from_os: AtomicU64,
+    /// The workers' own deques, until their threads take them.
+    deques: Mutex<Vec<Deque<Arc<Task>>>>,
+}
+
+/// The configuration, settled by `Builder::start` or by first use.
+static RUNTIME_CONFIG: OnceLock<Config> = OnceLock::new();
+static RUNTIME: OnceLock<Result<Runtime, (io::ErrorKind, String)>> = OnceLock::new();
+static LAUNCHED: OnceLock<()> = OnceLock::new();
+
+impl Runtime {
+    /// The runtime, started on first use.
+    pub fn get() -> io::Result<&'static Runtime> {
+        if LAUNCHED.get().is_some() {
+            return Ok(Self::get_started());
+        }
+        let config = RUNTIME_CONFIG.get_or_init(|| Config::from_env(Builder::new()));
+        Self::start(config.clone())
+    }
+
+    /// The runtime, known to be started (a myriad thread exists).
+    pub fn get_started() -> &'static Runtime {
+        match RUNTIME.get() {
+            Some(Ok(rt)) => rt,
+            _ => unreachable!("a myriad thread exists, so the runtime started"),
+        }
+    }
+
+    fn start(config: Config) -> io::Result<&'static Runtime> {
+        let rt = match RUNTIME.get_or_init(|| Runtime::new(config).map_err(|e| (e.kind(), e.to_string()))) {
+            Ok(rt) => rt,
+            Err((kind, message)) => return Err(io::Error::new(*kind, message.clone())),
+        };
+        LAUNCHED.get_or_init(|| rt.launch());
+        Ok(rt)
+    }
+
+    fn new(config: Config) -> io::Result<Runtime> {
+        raise_open_file_limit();
+        overflow::install_handler();
+        panic_hook::install();
+        let mut workers = Vec::with_capacity(config.workers);
+        let mut deques = Vec::with_capacity(config.workers);
+        for index in 0..config.workers {
+            let deque = Deque::new_lifo();
+            workers.push(WorkerShared::new(index, deque.stealer(), poller::Poller::new()?));
+            deques.push(deque);
+        }
+        Ok(Runtime {
+            stacks: StackAllocator::new(config.guard, config.stack_size),
+            config,
+            workers: workers.into_boxed_slice(),
+            injector: Injector::new(),
+            idle_workers: AtomicUsize::new(0),
+            spawned_from_os: AtomicU64::new(0),
+            deques: Mutex::new(deques),
+        })
+    }
+
+    fn launch(&'static self) {
+        let deques = std::mem::take(&mut *self.deques.lock().unwrap_or_else(|e| e.into_inner()));
+        for (index, deque) in deques.into_iter().enumerate() {
+            std::thread::Builder::new()
+                .name(format!("myriad-worker-{index}"))
+                .spawn(move || worker::Local::new(self, index, deque).run())
+                .expect("cannot start a myriad worker OS thread");
+        }
+    }
+
+    /// Wakes one sleeping worker, if any, to take new work. `must` asks for
+    /// the sequentially consistent check that cannot miss a worker going to
+    /// sleep (needed when nobody else would run the work).
+    pub fn wake_idle_worker(&self, must: bool) {
+        if must {
+            fence(Ordering::SeqCst);
+        }
+        if self.idle_workers.load(if must { Ordering::SeqCst } else { Ordering::Relaxed }) == 0 {
+            return;
+        }
+        for w in self.workers.iter() {
+            if w.wake_if_sleeping() {
+                return;
+            }
+        }
+    }
+
+    /// Creates a thread running `f` and queues it.
+    ///
+    /// # Safety
+    ///
+    /// Everything `f` borrows must outlive the thread (scoped threads
+    /// guarantee it by joining before the scope ends).
+    pub unsafe fn spawn_unchecked<F>(&'static self, name: Option<String>, stack_size: Option<usize>, f: F) -> io::Result<Arc<Task>>
+    where
+        F: FnOnce() + Send,
+    {
+        let stack = match worker::local() {
+            Some(local) => self.stacks.allocate(stack_size, Some(&mut local.stacks.borrow_mut())),
+            None => self.stacks.allocate(stack_size, None),
+        }?;
+        let guard = stack.guard_range();
+        let body = move |yielder: &corosensei::Yielder<(), task::Switch>, ()| {
+            worker::with_current_task(|task| {
+                let task = task.expect("a coroutine runs as the current thread");
+                // SAFETY: the thread itself, running; the borrow ends at once.
+                unsafe { task.own().yielder = yielder };
+            });
+            f();
+        };
+        // SAFETY: the caller guarantees that what `f` borrows outlives the
+        // thread, which is when the coroutine finishes.
+        let coroutine = unsafe { TaskCoroutine::with_stack_unchecked(stack, body) };
+        let task = Arc::new(Task::new(name, coroutine, guard));
+        worker::place(self, task.clone());
+        Ok(task)
+    }
+
+    pub fn worker_count(&self) -> usize {
+        self.config.workers
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Stack overflow detection for myriad threads.
+//!
+//! A myriad thread that runs off the end of its stack touches the guard at
+//! the bottom of it (see `stack.rs`) and the kernel raises `SIGSEGV` (or
+//! `SIGBUS`). The handler installed here runs on the worker's alternate
+//! signal stack; if the faulting address lies in the guard of the myriad
+//! thread running on this worker, it prints std's message,
+//! `thread '<name>' has overflowed its stack`, and aborts. Every other fault
+//! is handed to whichever handler was installed before (std's own, which
+//! reports overflows of OS-thread stacks, or the default action).
+//!
+//! The handler reads only the `RUNNING` thread-local (const-initialised, no
+//! destructor, so reading it allocates nothing and takes no lock) and the
+//! running thread's immutable name and guard range.
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::Once;
+
+/// What the handler needs to know about the myriad thread on this worker.
+#[derive(Clone, Copy)]
+pub struct RunningStack {
+    pub guard_low: usize,
+    pub guard_high: usize,
+    /// Pointer and length of the thread's name (`<unnamed>` if it has none).
+    pub name: *const u8,
+    pub name_len: usize,
+}
+
+thread_local! {
+    static RUNNING: Cell<Option<RunningStack>> = const { Cell::new(None) };
+}
+
+/// Records which stack runs on this OS thread (None: the worker's own).
+pub fn set_running(stack: Option<RunningStack>) {
+    RUNNING.with(|r| r.set(stack));
+}
+
+static INSTALL: Once = Once::new();
+static mut PREVIOUS_SEGV: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
+static mut PREVIOUS_BUS: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
+
+/// Installs the handler once per process.
+pub fn install_handler() {
+    INSTALL.call_once(|| {
+        // SAFETY: `PREVIOUS_*` are written only here, inside `call_once`,
+        // before the handler that reads them is installed; `sigaction` is
+        // given valid pointers.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handle_fault as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(libc::SIGSEGV, &action, (&raw mut PREVIOUS_SEGV).cast());
+            libc::sigaction(libc::SIGBUS, &action, (&raw mut PREVIOUS_BUS).cast());
+        }
+    });
+}
+
+/// Gives the calling OS thread an alternate signal stack if it has none, so
+/// that the handler can run when the thread's own stack is exhausted.
+pub fn ensure_alternate_stack() {
+    // SAFETY: queries and sets this thread's signal stack with valid
+    // pointers; the memory given to the kernel is a fresh mapping that is
+    // never unmapped (workers live as long as the process).
+    unsafe {
+        let mut current: libc::stack_t = std::mem::zeroed();
+        libc::sigaltstack(ptr::null(), &mut current);
+        if current.ss_flags & libc::SS_DISABLE == 0 {
+            return;
+        }
+        let size = libc::SIGSTKSZ.max(64 * 1024);
+        let mem = libc::mmap(
+            ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if mem == libc::MAP_FAILED {
+            return;
+        }
+        let stack = libc::stack_t { ss_sp: mem, ss_flags: 0, ss_size: size };
+        libc::sigaltstack(&stack, ptr::null_mut());
+    }
+}
+
+extern "C" fn handle_fault(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if let Some(running) = RUNNING.with(|r| r.get()) {
+        if addr >= running.guard_low && addr < running.guard_high {
+            // SAFETY: the name points into the running thread's `Task`,
+            // which lives at least as long as the thread runs.
+            let name = unsafe { std::slice::from_raw_parts(running.name, running.name_len) };
+            write_stderr(b"\nthread '");
+            write_stderr(name);
+            write_stderr(b"' has overflowed its stack\nfatal runtime error: stack overflow, aborting\n");
+            // SAFETY: abort is async-signal-safe.
+            unsafe { libc::abort() };
+        }
+    }
+    // Not ours: hand the fault to the previous handler.
+    // SAFETY: the PREVIOUS_* statics were initialised before this handler
+    // was installed and are never written again.
+    let previous = unsafe {
+        if signum == libc::SIGBUS {
+            (*(&raw const PREVIOUS_BUS)).assume_init_ref()
+        } else {
+            (*(&raw const PREVIOUS_SEGV)).assume_init_ref()
+        }
+    };
+    let handler = previous.sa_sigaction;
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        // Restore the default action and return: the faulting instruction
+        // runs again and the kernel applies it (core dump).
+        // SAFETY: resetting a signal's action is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(signum, &action, ptr::null_mut());
+        }
+    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the previous handler was installed with SA_SIGINFO, so it
+        // has this signature.
+        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(handler) };
+        f(signum, info, context);
+    } else {
+        // SAFETY: without SA_SIGINFO the previous handler takes only the
+        // signal number.
+        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
+        f(signum);
+    }
+}
+
+fn write_stderr(bytes: &[u8]) {
+    // SAFETY: write(2) is async-signal-safe and reads `bytes` only.
+    unsafe { libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), bytes.len()) };
+}

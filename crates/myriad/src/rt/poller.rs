@@ -1,0 +1,111 @@
+//! A worker's way to sleep: an epoll instance with an eventfd in it.
+//!
+//! A worker with nothing to run waits in `epoll_pwait2` until its next timer
+//! is due or another thread writes to its eventfd (to hand it a woken thread
+//! or new work). `epoll_pwait2` takes a nanosecond timeout, so deadlines are
+//! not rounded up to the next millisecond as with `epoll_wait`; kernels
+//! before 5.11 fall back to `epoll_wait`. Socket readiness joins the same
+//! epoll instance, so one wait covers timers, wake-ups and IO.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The epoll token of the wake-up eventfd.
+const WAKE_TOKEN: u64 = u64::MAX;
+
+static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+
+pub struct Poller {
+    epoll: OwnedFd,
+    eventfd: OwnedFd,
+}
+
+impl Poller {
+    pub fn new() -> io::Result<Poller> {
+        // SAFETY: plain syscalls returning new descriptors, which are owned
+        // from here on.
+        let epoll = unsafe { cvt(libc::epoll_create1(libc::EPOLL_CLOEXEC)).map(|fd| OwnedFd::from_raw_fd(fd))? };
+        // SAFETY: as above.
+        let eventfd = unsafe {
+            cvt(libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)).map(|fd| OwnedFd::from_raw_fd(fd))?
+        };
+        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: WAKE_TOKEN };
+        // SAFETY: both descriptors are valid and owned; `event` is valid.
+        cvt(unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, eventfd.as_raw_fd(), &mut event) })?;
+        Ok(Poller { epoll, eventfd })
+    }
+
+    /// Wakes the thread in (or about to enter) `wait`.
+    pub fn notify(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a valid u64 to our eventfd. A full
+        // counter (EAGAIN) already means a wake-up is pending.
+        unsafe { libc::write(self.eventfd.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Waits until notified or `timeout` passes (`None`: no limit); returns
+    /// the number of IO events stored in `events` (the wake-up itself is not
+    /// counted).
+    pub fn wait(&self, timeout: Option<Duration>, events: &mut [libc::epoll_event]) -> usize {
+        let n = self.epoll_wait(timeout, events);
+        let mut io = 0;
+        for i in 0..n {
+            if events[i].u64 == WAKE_TOKEN {
+                let mut count: u64 = 0;
+                // SAFETY: reads 8 bytes into a valid u64 from our eventfd.
+                unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut count).cast(), 8) };
+            } else {
+                events[io] = events[i];
+                io += 1;
+            }
+        }
+        io
+    }
+
+    fn epoll_wait(&self, timeout: Option<Duration>, events: &mut [libc::epoll_event]) -> usize {
+        let max = events.len().min(i32::MAX as usize) as libc::c_int;
+        let rc = if !NO_PWAIT2.load(Ordering::Relaxed) {
+            let spec = timeout.map(|t| libc::timespec {
+                tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: t.subsec_nanos() as libc::c_long,
+            });
+            let spec_ptr = spec.as_ref().map_or(std::ptr::null(), |s| s as *const libc::timespec);
+            // SAFETY: epoll_pwait2(epfd, events, maxevents, timeout, sigmask
+            // = NULL, sigsetsize): `events` has room for `max` entries and
+            // `spec_ptr` is null or points to a live timespec.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_epoll_pwait2,
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    max,
+                    spec_ptr,
+                    std::ptr::null::<libc::sigset_t>(),
+                    0usize,
+                )
+            };
+            if rc < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+                NO_PWAIT2.store(true, Ordering::Relaxed);
+                return self.epoll_wait(timeout, events);
+            }
+            rc as libc::c_int
+        } else {
+            // Round up, so that a timer is never found not yet due on waking.
+            let ms = timeout.map_or(-1, |t| t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int);
+            // SAFETY: `events` has room for `max` entries.
+            unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), max, ms) }
+        };
+        // EINTR (or any failure) is reported as no events: the caller loops.
+        usize::try_from(rc).unwrap_or(0)
+    }
+}
+
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}

@@ -1,0 +1,409 @@
+//! Guarded stacks for myriad threads, and the pools that recycle them.
+//!
+//! Every myriad thread runs on its own stack: a slot of `guard + size` bytes
+//! whose lowest `guard` bytes fault on any access, so that running off the end
+//! ends the process with a message (see `overflow.rs`) instead of silently
+//! corrupting the neighbouring stack.
+//!
+//! Slots are carved out of large anonymous mappings ("chunks"). Where the
+//! kernel has `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), the guard is a
+//! marker in the page tables and a chunk of a thousand stacks stays one
+//! memory mapping. Elsewhere the guard is `mprotect(PROT_NONE)`, which splits
+//! the chunk: two mappings per stack, so `vm.max_map_count` (65,530 by
+//! default) caps the process at ~32,000 stacks, and reaching it is reported
+//! as an `io::Error` that names the sysctl rather than an abort. The mode is
+//! probed once at start-up; `MYRIAD_STACK_GUARD=mprotect` forces the fallback.
+//!
+//! Stack memory is recycled at three temperatures:
+//!
+//! * **warm**: each worker keeps the stacks its finished threads left behind,
+//!   pages still faulted in, and hands them to the next spawn (no syscall and
+//!   no page fault: this is what keeps spawn in the tens of nanoseconds);
+//! * **cold**: once a second a worker gives back half of the warm stacks it
+//!   did not need during that second (`MADV_DONTNEED`, memory returned to the
+//!   kernel, guard kept) to a shared cold list, so memory decays slowly
+//!   after a burst instead of being released and faulted in again at once;
+//! * **new**: slots never used yet, carved from the current chunk.
+//!
+//! Address space is never unmapped: it is cheap (47 bits of it), and keeping
+//! it means a slot's guard is installed once in the life of the process.
+//! Stacks of a non-default size (`Builder::stack_size`) get a mapping of
+//! their own that is unmapped when the thread ends.
+
+use std::io;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use corosensei::stack::valgrind::ValgrindStackRegistration;
+use corosensei::stack::{Stack, StackPointer};
+
+/// `madvise` advice that installs guard markers in the page tables (Linux 6.13).
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Slots carved per chunk mapping.
+const SLOTS_PER_CHUNK: usize = 1024;
+
+/// Cold slots moved between the shared list and a worker in one lock.
+const COLD_BATCH: usize = 64;
+
+/// How a stack's guard region is made to fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)`: no extra memory mapping per stack.
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two memory mappings per stack.
+    Mprotect,
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}
+
+/// Finds out whether this kernel supports `MADV_GUARD_INSTALL`.
+pub fn probe_guard_mode() -> GuardMode {
+    let page = page_size();
+    // SAFETY: a fresh private anonymous mapping, used only here and unmapped
+    // before returning.
+    unsafe {
+        let map = libc::mmap(
+            ptr::null_mut(),
+            2 * page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        );
+        if map == libc::MAP_FAILED {
+            return GuardMode::Mprotect;
+        }
+        let ok = libc::madvise(map, page, MADV_GUARD_INSTALL) == 0;
+        libc::munmap(map, 2 * page);
+        if ok {
+            GuardMode::Madvise
+        } else {
+            GuardMode::Mprotect
+        }
+    }
+}
+
+/// One thread's stack: `guard` faulting bytes at `low`, then the usable part.
+pub struct ThreadStack {
+    low: usize,
+    len: usize,
+    guard: usize,
+    /// Whether this stack is a default-size pooled slot (else it owns a mapping).
+    pooled: bool,
+}
+
+impl ThreadStack {
+    /// The address range that faults when the thread overflows.
+    pub fn guard_range(&self) -> (usize, usize) {
+        (self.low, self.low + self.guard)
+    }
+}
+
+// SAFETY: `base` is the top of a mapping of `len` bytes that this value owns
+// exclusively (a slot is in exactly one pool, one thread, or the cold list);
+// `limit` is its lowest address, below which nothing is part of the stack, and
+// the lowest `guard` bytes (at least one page) fault on access.
+unsafe impl Stack for ThreadStack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.low + self.len).expect("stack address is not null")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.low).expect("stack address is not null")
+    }
+}
+
+impl Drop for ThreadStack {
+    fn drop(&mut self) {
+        if !self.pooled {
+            // SAFETY: a non-pooled stack owns exactly this mapping, and nothing
+            // runs on it any more (corosensei hands the stack back only after
+            // the coroutine finished).
+            unsafe { libc::munmap(self.low as *mut libc::c_void, self.len) };
+        }
+    }
+}
+
+/// Where new slots are carved from.
+struct Carver {
+    next: usize,
+    end: usize,
+}
+
+/// The process-wide source of stacks.
+pub struct StackAllocator {
+    mode: GuardMode,
+    page: usize,
+    guard: usize,
+    /// Usable bytes of a default stack.
+    default_size: usize,
+    carver: Mutex<Carver>,
+    cold: Mutex<Vec<usize>>,
+    /// Slots ever guarded; with `Mprotect` each costs two mappings.
+    slots_guarded: AtomicUsize,
+}
+
+impl StackAllocator {
+    pub fn new(mode: GuardMode, default_size: usize) -> Self {
+        let page = page_size();
+        let default_size = round_up(default_size.max(corosensei::stack::MIN_STACK_SIZE), page);
+        StackAllocator {
+            mode,
+            page,
+            guard: 4 * page,
+            default_size,
+            carver: Mutex::new(Carver { next: 0, end: 0 }),
+            cold: Mutex::new(Vec::new()),
+            slots_guarded: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn mode(&self) -> GuardMode {
+        self.mode
+    }
+
+    pub fn default_size(&self) -> usize {
+        self.default_size
+    }
+
+    fn slot_len(&self) -> usize {
+        self.guard + self.default_size
+    }
+
+    /// A stack with at least `size` usable bytes (`None`: the default size),
+    /// taking a warm stack from the calling worker's `pool` when it can.
+    pub fn allocate(&self, size: Option<usize>, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
+        match size {
+            Some(size) if round_up(size, self.page) != self.default_size => self.allocate_own(size),
+            _ => self.allocate_slot(pool),
+        }
+    }
+
+    fn allocate_slot(&self, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
+        let low = match pool {
+            Some(pool) => {
+                if let Some(stack) = pool.take_warm() {
+                    return Ok(stack);
+                }
+                if pool.cold.is_empty() {
+                    let mut cold = self.cold.lock().unwrap_or_else(|e| e.into_inner());
+                    let rest = cold.len().saturating_sub(COLD_BATCH);
+                    pool.cold.extend(cold.drain(rest..));
+                }
+                pool.cold.pop()
+            }
+            None => self.cold.lock().unwrap_or_else(|e| e.into_inner()).pop(),
+        };
+        match low {
+            Some(low) => Ok(self.slot(low)),
+            None => Ok(self.slot(self.carve()?)),
+        }
+    }
+
+    fn slot(&self, low: usize) -> ThreadStack {
+        ThreadStack { low, len: self.slot_len(), guard: self.guard, pooled: true }
+    }
+
+    /// Carves and guards a never-used slot.
+    fn carve(&self) -> io::Result<usize> {
+        let slot_len = self.slot_len();
+        let low = {
+            let mut carver = self.carver.lock().unwrap_or_else(|e| e.into_inner());
+            if carver.next == carver.end {
+                let len = slot_len * SLOTS_PER_CHUNK;
+                let chunk = self.map(len)?;
+                // Slots are registered with valgrind one chunk at a time, and
+                // stay registered for the life of the process.
+                std::mem::forget(ValgrindStackRegistration::new(chunk as *mut u8, len));
+                carver.next = chunk;
+                carver.end = chunk + len;
+            }
+            let low = carver.next;
+            carver.next += slot_len;
+            low
+        };
+        if let Err(err) = self.install_guard(low) {
+            // The slot stays unguarded and unused: put nothing on it.
+            return Err(err);
+        }
+        Ok(low)
+    }
+
+    fn allocate_own(&self, size: usize) -> io::Result<ThreadStack> {
+        let size = round_up(size.max(corosensei::stack::MIN_STACK_SIZE), self.page);
+        let len = self.guard + size;
+        let low = self.map(len)?;
+        let stack = ThreadStack { low, len, guard: self.guard, pooled: false };
+        self.install_guard(low)?;
+        Ok(stack)
+    }
+
+    fn map(&self, len: usize) -> io::Result<usize> {
+        // SAFETY: asks for fresh private anonymous memory; no existing memory
+        // is affected.
+        let map = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(self.explain(io::Error::last_os_error()));
+        }
+        Ok(map as usize)
+    }
+
+    fn install_guard(&self, low: usize) -> io::Result<()> {
+        let addr = low as *mut libc::c_void;
+        // SAFETY: `low..low + guard` lies in a mapping this allocator made and
+        // that no thread uses yet; making it fault affects nothing else.
+        let rc = unsafe {
+            match self.mode {
+                GuardMode::Madvise => libc::madvise(addr, self.guard, MADV_GUARD_INSTALL),
+                GuardMode::Mprotect => libc::mprotect(addr, self.guard, libc::PROT_NONE),
+            }
+        };
+        if rc != 0 {
+            return Err(self.explain(io::Error::last_os_error()));
+        }
+        self.slots_guarded.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Turns `ENOMEM` into an error that names the limit that was hit.
+    fn explain(&self, err: io::Error) -> io::Error {
+        if err.raw_os_error() != Some(libc::ENOMEM) {
+            return err;
+        }
+        let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok());
+        let stacks = self.slots_guarded.load(Ordering::Relaxed);
+        let message = match (self.mode, limit) {
+            (GuardMode::Mprotect, Some(limit)) => format!(
+                "cannot create a guarded stack for a new thread: the process reached the \
+                 kernel's memory-mapping limit vm.max_map_count = {limit} ({stacks} stacks \
+                 use 2 mappings each, because this kernel lacks MADV_GUARD_INSTALL, Linux 6.13+). \
+                 Raise it, e.g. `sysctl -w vm.max_map_count={}` for twice as many threads, \
+                 or run on Linux 6.13 or later",
+                limit.max(2 * stacks).saturating_mul(2)
+            ),
+            _ => format!(
+                "cannot map memory for a new thread's stack ({stacks} stacks exist): out of \
+                 memory or address space, or the memory-mapping limit vm.max_map_count \
+                 ({}) was reached; raise it with `sysctl -w vm.max_map_count=N`",
+                limit.map_or("unknown".to_string(), |l| l.to_string())
+            ),
+        };
+        io::Error::new(io::ErrorKind::OutOfMemory, message)
+    }
+
+    /// Returns `count` warm stacks' memory to the kernel and the slots to the
+    /// shared cold list.
+    fn release(&self, slots: Vec<ThreadStack>) {
+        let mut lows = Vec::with_capacity(slots.len());
+        for stack in slots {
+            let usable = stack.low + stack.guard;
+            // SAFETY: the slot is in no thread's use; dropping its pages only
+            // makes the next use read zeroes. The guard is not touched
+            // (MADV_DONTNEED keeps guard markers and PROT_NONE alike).
+            unsafe {
+                libc::madvise(usable as *mut libc::c_void, self.default_size, libc::MADV_DONTNEED)
+            };
+            lows.push(stack.low);
+            std::mem::forget(stack);
+        }
+        self.cold.lock().unwrap_or_else(|e| e.into_inner()).extend(lows);
+    }
+}
+
+/// A worker's own stacks: warm ones with their pages in memory, and a few
+/// cold slots taken from the shared list in a batch.
+pub struct StackPool {
+    warm: Vec<ThreadStack>,
+    cold: Vec<usize>,
+    /// The fewest warm stacks held since the last decay step.
+    low_water: usize,
+}
+
+impl StackPool {
+    pub fn new() -> Self {
+        StackPool { warm: Vec::new(), cold: Vec::new(), low_water: 0 }
+    }
+
+    fn take_warm(&mut self) -> Option<ThreadStack> {
+        let stack = self.warm.pop()?;
+        self.low_water = self.low_water.min(self.warm.len());
+        Some(stack)
+    }
+
+    /// Takes back the stack of a finished thread.
+    pub fn give_back(&mut self, stack: ThreadStack) {
+        if stack.pooled {
+            self.warm.push(stack);
+        }
+    }
+
+    /// Whether a decay step would release anything.
+    pub fn has_surplus(&self) -> bool {
+        self.low_water > 0
+    }
+
+    /// One step of the slow decay: releases half of the warm stacks that were
+    /// not needed since the previous step.
+    pub fn decay(&mut self, allocator: &StackAllocator) {
+        let release = self.low_water.div_ceil(2);
+        if release > 0 {
+            // The oldest stacks are at the bottom of the LIFO pool.
+            let released: Vec<ThreadStack> = self.warm.drain(..release).collect();
+            allocator.release(released);
+        }
+        self.low_water = self.warm.len();
+    }
+}
+
+fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_recycled_warm_then_released_cold() {
+        let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
+        let mut pool = StackPool::new();
+        let a = alloc.allocate(None, Some(&mut pool)).unwrap();
+        let a_low = a.low;
+        pool.give_back(a);
+        let b = alloc.allocate(None, Some(&mut pool)).unwrap();
+        assert_eq!(b.low, a_low, "a warm stack is reused first");
+        pool.give_back(b);
+        pool.decay(&alloc); // sets the low-water mark: 1 unused
+        assert!(pool.has_surplus());
+        pool.decay(&alloc); // releases it
+        assert!(pool.warm.is_empty());
+        let c = alloc.allocate(None, Some(&mut pool)).unwrap();
+        assert_eq!(c.low, a_low, "a released slot is reused cold");
+    }
+
+    #[test]
+    fn custom_sizes_get_their_own_mapping() {
+        let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
+        let mut pool = StackPool::new();
+        let s = alloc.allocate(Some(1 << 20), Some(&mut pool)).unwrap();
+        assert!(!s.pooled);
+        assert!(s.base().get() - s.limit().get() >= 1 << 20);
+    }
+}

@@ -1,0 +1,149 @@
+//! A myriad thread as the scheduler sees it: its identity, its wait state,
+//! and the coroutine it runs on.
+//!
+//! A `Task` is shared through `Arc`: run queues, wait queues, timers and
+//! `Thread` handles all hold one. Its fields fall in three groups:
+//!
+//! * shared state that any thread may touch through atomics: the wait state
+//!   (`wait.rs`), the park token, and the worker it is pinned to;
+//! * the coroutine, created at spawn and resumed only by the scheduler that
+//!   dequeued the task: first whichever worker starts it, then only that
+//!   worker, to which the task is pinned until it ends;
+//! * `OwnState`, used only by the thread itself while it runs: its yielder
+//!   and its myriad-local storage.
+//!
+//! That split is the invariant behind `Task`'s `Sync` impl.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use corosensei::{Coroutine, Yielder};
+
+use super::overflow::RunningStack;
+use super::stack::ThreadStack;
+use super::wait::WaitState;
+use crate::thread::local::Locals;
+use crate::thread::ThreadId;
+
+/// Why a running thread handed its worker back to the scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// It is blocked; whoever holds its `Wake` will reschedule it.
+    Blocked,
+    /// It is still runnable (`yield_now`): queue it behind the others.
+    Yielded,
+}
+
+/// The coroutine a thread runs on, created (not yet resumed) at spawn.
+pub type TaskCoroutine = Coroutine<(), Switch, (), ThreadStack>;
+
+/// State used by the running thread itself, from its own stack.
+pub struct OwnState {
+    /// The yielder of the running coroutine; null before the thread starts.
+    pub yielder: *const Yielder<(), Switch>,
+    /// Values of `myriad::thread_local!` keys that belong to this thread.
+    pub locals: Locals,
+}
+
+/// `worker()` of a thread that has not run yet.
+pub const NOT_STARTED: usize = usize::MAX;
+
+pub struct Task {
+    pub id: ThreadId,
+    name: Option<Box<str>>,
+    /// The faulting range at the bottom of the thread's stack.
+    guard: (usize, usize),
+    pub wait: WaitState,
+    /// `park`/`unpark`'s token, as std's: set by `unpark`, consumed by `park`.
+    pub token: AtomicBool,
+    worker: AtomicUsize,
+    /// Resumed only by the scheduler; `None` once the thread has finished.
+    coroutine: UnsafeCell<Option<TaskCoroutine>>,
+    own: UnsafeCell<OwnState>,
+}
+
+// SAFETY: the shared fields are atomics or immutable. `coroutine` is used by
+// one scheduler at a time: whoever dequeued the unstarted task, then only the
+// worker it is pinned to (a task is in at most one queue and is resumed only
+// after being dequeued). `own` is used only by the thread itself while it
+// runs. So the coroutine, which is not `Send` because a *started* coroutine
+// must stay on its OS thread, never runs on two OS threads; it is moved
+// across threads only before its first resume, when its stack holds nothing
+// but its entry closure, which is `Send`.
+unsafe impl Sync for Task {}
+// SAFETY: as above.
+unsafe impl Send for Task {}
+
+static UNNAMED: &str = "<unnamed>";
+
+impl Task {
+    pub fn new(name: Option<String>, coroutine: TaskCoroutine, guard: (usize, usize)) -> Task {
+        Task {
+            id: ThreadId::new(),
+            name: name.map(String::into_boxed_str),
+            guard,
+            wait: WaitState::new(),
+            token: AtomicBool::new(false),
+            worker: AtomicUsize::new(NOT_STARTED),
+            coroutine: UnsafeCell::new(Some(coroutine)),
+            own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
+        }
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// What the stack-overflow handler needs while this thread runs.
+    pub fn running_stack(&self) -> RunningStack {
+        let name = self.name.as_deref().unwrap_or(UNNAMED);
+        RunningStack { guard_low: self.guard.0, guard_high: self.guard.1, name: name.as_ptr(), name_len: name.len() }
+    }
+
+    /// The worker this task is pinned to, or `NOT_STARTED`.
+    pub fn worker(&self) -> usize {
+        self.worker.load(Ordering::Acquire)
+    }
+
+    pub fn pin_to(&self, worker: usize) {
+        self.worker.store(worker, Ordering::Release);
+    }
+
+    /// The coroutine, for the scheduler.
+    ///
+    /// # Safety
+    ///
+    /// Only the scheduler that dequeued this task may call this, and it must
+    /// not keep two returned references alive at once.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn coroutine(&self) -> &mut Option<TaskCoroutine> {
+        // SAFETY: exclusive access is the caller's obligation.
+        unsafe { &mut *self.coroutine.get() }
+    }
+
+    /// The state the running thread uses itself.
+    ///
+    /// # Safety
+    ///
+    /// Only the thread itself may call this, while it runs, and it must not
+    /// keep two returned references alive at once (nor one across a switch).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn own(&self) -> &mut OwnState {
+        // SAFETY: exclusive access is the caller's obligation.
+        unsafe { &mut *self.own.get() }
+    }
+
+    /// Hands the worker back to the scheduler.
+    ///
+    /// # Safety
+    ///
+    /// Must be called by the running thread itself, on its own stack.
+    pub unsafe fn switch_out(&self, why: Switch) {
+        // SAFETY: the running thread owns `own`; the borrow ends at once.
+        let yielder = unsafe { self.own().yielder };
+        debug_assert!(!yielder.is_null(), "switch_out outside a running thread");
+        // SAFETY: the yielder was stored when the coroutine started and lives
+        // on its stack, which is running now.
+        unsafe { (*yielder).suspend(why) };
+    }
+}

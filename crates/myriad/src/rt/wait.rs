@@ -1,0 +1,253 @@
+//! The one waiting primitive: block the current thread — myriad or OS —
+//! until a `Wake` handed out for this wait is used, or a deadline passes.
+//!
+//! Joins, `park`, `sleep`, locks, channels, IO readiness and the async bridge
+//! are all built on `block`. A wait goes like this:
+//!
+//! 1. `block` starts a new *wait episode*: the thread's wait state becomes
+//!    `BLOCKED` with a fresh epoch number.
+//! 2. It calls `register` with a `Wake` for that episode; `register` stores
+//!    it wherever the awaited event will find it (a wait queue, a join
+//!    packet, an IO readiness slot). It may also use it at once, if the
+//!    event already happened.
+//! 3. The thread sleeps: a myriad thread switches back to its worker's
+//!    scheduler; an OS thread waits on a condition variable.
+//! 4. `Wake::wake` (or the deadline's timer) moves the state from
+//!    `BLOCKED` to `WOKEN` (or `TIMED_OUT`) with a compare-and-swap on the
+//!    epoch: exactly one of them wins, a stale `Wake` from an earlier
+//!    episode always loses, and the winner reschedules the thread.
+//!
+//! A myriad thread's state is a single `AtomicU64` (`epoch << 2 | status`).
+//! Waking from another OS thread between steps 2 and 3 is safe: the thread
+//! is then queued in its worker's inbox, which the worker reads only after
+//! the switch in step 3 has happened.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use super::task::Task;
+use super::worker;
+
+const WOKEN: u64 = 0;
+const TIMED_OUT: u64 = 1;
+const BLOCKED: u64 = 2;
+/// Blocked in `park`: `unpark` may wake it too.
+const BLOCKED_IN_PARK: u64 = 3;
+const STATUS: u64 = 3;
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Woken {
+    /// A `Wake` was used.
+    Woken,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// A myriad thread's wait state.
+pub struct WaitState(AtomicU64);
+
+impl WaitState {
+    pub const fn new() -> WaitState {
+        WaitState(AtomicU64::new(0))
+    }
+
+    /// Starts a wait episode. Only the thread itself calls this.
+    pub fn begin(&self, in_park: bool) -> u64 {
+        let epoch = (self.0.load(Ordering::Relaxed) >> 2) + 1;
+        let status = if in_park { BLOCKED_IN_PARK } else { BLOCKED };
+        self.0.store(epoch << 2 | status, Ordering::SeqCst);
+        epoch
+    }
+
+    /// Ends episode `epoch` if it is still the current, blocked one.
+    fn end(&self, epoch: u64, outcome: Woken) -> bool {
+        let status = match outcome {
+            Woken::Woken => WOKEN,
+            Woken::TimedOut => TIMED_OUT,
+        };
+        let mut current = self.0.load(Ordering::Acquire);
+        while current >> 2 == epoch && current & STATUS >= BLOCKED {
+            match self.0.compare_exchange_weak(
+                current,
+                epoch << 2 | status,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+        false
+    }
+
+    /// The epoch of the current episode if the thread is blocked in `park`.
+    pub fn parked_epoch(&self) -> Option<u64> {
+        let s = self.0.load(Ordering::SeqCst);
+        (s & STATUS == BLOCKED_IN_PARK).then_some(s >> 2)
+    }
+
+    /// Whether episode `epoch` is the current one and still blocked.
+    fn is_current(&self, epoch: u64) -> bool {
+        let s = self.0.load(Ordering::Acquire);
+        s >> 2 == epoch && s & STATUS >= BLOCKED
+    }
+
+    pub fn outcome(&self) -> Woken {
+        if self.0.load(Ordering::Acquire) & STATUS == TIMED_OUT {
+            Woken::TimedOut
+        } else {
+            Woken::Woken
+        }
+    }
+}
+
+/// The wait state of an OS thread: the same protocol under a mutex, with a
+/// condition variable to sleep on.
+pub struct OsWaiter {
+    state: Mutex<u64>,
+    condvar: Condvar,
+}
+
+thread_local! {
+    static OS_WAITER: Arc<OsWaiter> =
+        Arc::new(OsWaiter { state: Mutex::new(0), condvar: Condvar::new() });
+}
+
+impl OsWaiter {
+    fn end(&self, epoch: u64, outcome: Woken) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if *state >> 2 != epoch || *state & STATUS < BLOCKED {
+            return false;
+        }
+        *state = epoch << 2 | if outcome == Woken::Woken { WOKEN } else { TIMED_OUT };
+        drop(state);
+        self.condvar.notify_one();
+        true
+    }
+}
+
+#[derive(Clone)]
+enum Waiter {
+    Task(Arc<Task>),
+    Os(Arc<OsWaiter>),
+}
+
+/// The right to end one wait episode of one thread.
+#[derive(Clone)]
+pub struct Wake {
+    waiter: Waiter,
+    epoch: u64,
+}
+
+impl Wake {
+    pub(crate) fn for_task(task: Arc<Task>, epoch: u64) -> Wake {
+        Wake { waiter: Waiter::Task(task), epoch }
+    }
+
+    /// Wakes the thread if this episode is still its current wait; returns
+    /// whether it did.
+    pub fn wake(&self) -> bool {
+        self.end(Woken::Woken)
+    }
+
+    /// Ends the wait as timed out (used by timers).
+    pub(crate) fn time_out(&self) -> bool {
+        self.end(Woken::TimedOut)
+    }
+
+    /// Whether the wait this `Wake` can end is still going on.
+    pub(crate) fn is_pending(&self) -> bool {
+        match &self.waiter {
+            Waiter::Task(task) => task.wait.is_current(self.epoch),
+            Waiter::Os(os) => {
+                let state = *os.state.lock().unwrap_or_else(|e| e.into_inner());
+                state >> 2 == self.epoch && state & STATUS >= BLOCKED
+            }
+        }
+    }
+
+    fn end(&self, outcome: Woken) -> bool {
+        match &self.waiter {
+            Waiter::Task(task) => {
+                let won = task.wait.end(self.epoch, outcome);
+                if won {
+                    worker::schedule(task.clone());
+                }
+                won
+            }
+            Waiter::Os(os) => os.end(self.epoch, outcome),
+        }
+    }
+}
+
+/// Blocks the calling thread until the `Wake` passed to `register` is used
+/// or `deadline` passes. See the module comment.
+pub fn block(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    match worker::current_task() {
+        Some(task) => worker::block_task(&task, false, deadline, register),
+        None => block_os(deadline, register),
+    }
+}
+
+fn block_os(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    let os = OS_WAITER.with(Arc::clone);
+    let epoch = {
+        let mut state = os.state.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = (*state >> 2) + 1;
+        *state = epoch << 2 | BLOCKED;
+        epoch
+    };
+    register(Wake { waiter: Waiter::Os(os.clone()), epoch });
+    let mut state = os.state.lock().unwrap_or_else(|e| e.into_inner());
+    while *state & STATUS >= BLOCKED {
+        match deadline {
+            None => state = os.condvar.wait(state).unwrap_or_else(|e| e.into_inner()),
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    *state = epoch << 2 | TIMED_OUT;
+                    break;
+                }
+                state = os
+                    .condvar
+                    .wait_timeout(state, deadline - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+    }
+    if *state & STATUS == TIMED_OUT {
+        Woken::TimedOut
+    } else {
+        Woken::Woken
+    }
+}
+
+/// `park` for the running myriad thread `task`, with std's token semantics.
+pub fn park_task(task: &Arc<Task>, deadline: Option<Instant>) {
+    if task.token.swap(false, Ordering::Acquire) {
+        return;
+    }
+    worker::block_task(task, true, deadline, |wake| {
+        // An `unpark` that came before the wait began (and so saw no parked
+        // epoch) left the token set: end the wait at once.
+        if task.token.load(Ordering::SeqCst) {
+            wake.wake();
+        }
+    });
+    task.token.store(false, Ordering::Release);
+}
+
+/// `unpark` for a myriad thread.
+pub fn unpark_task(task: &Arc<Task>) {
+    if task.token.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(epoch) = task.wait.parked_epoch() {
+        if task.wait.end(epoch, Woken::Woken) {
+            worker::schedule(task.clone());
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! The worker loop: one OS thread per core running myriad threads.
+//!
+//! # Why threads are pinned
+//!
+//! Rust code assumes the OS thread under it does not change while it runs:
+//! std's `thread_local!`, std's per-thread panic count, `MutexGuard`s, and
+//! LLVM, which caches thread-local addresses across calls. So a myriad
+//! thread runs on the worker that first starts it until it ends, and load
+//! balancing moves only threads that have not started (DESIGN.md).
+//!
+//! # Queues
+//!
+//! Each worker has
+//!
+//! * `ready`: started threads pinned here that can run (woken or yielded),
+//!   a plain `VecDeque` that only this worker touches;
+//! * `unstarted`: a crossbeam work-stealing deque of threads spawned here,
+//!   LIFO for the owner (a thread that spawns and joins finds its child
+//!   next) and stolen oldest-first by idle workers;
+//! * `inbox`: pinned threads woken by *other* OS threads, handed over under
+//!   a mutex and picked up in batches;
+//!
+//! and the runtime has an `injector` for threads spawned from OS threads.
+//!
+//! # The loop
+//!
+//! Run the next ready thread, else the next unstarted one; every 61 runs, and
+//! whenever there is nothing to run, also look outside: the inbox, due
+//! timers, the injector, and other workers' unstarted threads. With nothing
+//! anywhere, sleep in the poller until the next timer or a notification.
+//! Before sleeping a worker announces it (`sleeping`, `idle_workers`, with
+//! sequentially consistent ordering) and looks once more, and everyone who
+//! hands it work looks at the announcement after publishing the work, so no
+//! wake-up is lost.
+//!
+//! # Waiting while unwinding
+//!
+//! std's panic count is per OS thread; if a thread unwinding from a panic
+//! gave up its worker, every other thread on that worker would see
+//! `panicking() == true`, and a second panic would abort. So a thread that
+//! blocks while unwinding (in a `Drop`) keeps its worker: it runs a small
+//! loop that handles wake-ups and timers until it is woken, without running
+//! any other thread.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use corosensei::CoroutineResult;
+use crossbeam_deque::{Steal, Stealer, Worker as Deque};
+
+use super::overflow;
+use super::poller::Poller;
+use super::stack::StackPool;
+use super::task::{Switch, Task, NOT_STARTED};
+use super::timer::Timers;
+use super::wait::{Wake, Woken};
+use super::Runtime;
+
+/// How often a busy worker looks outside its own queues.
+const OUTSIDE_EVERY: u32 = 61;
+/// How often warm stacks decay (see `stack.rs`).
+const DECAY_EVERY: Duration = Duration::from_secs(1);
+
+/// A counter written only by its worker and read by anyone: a relaxed load
+/// and store instead of a locked read-modify-write on the hot path.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn bump(&self) {
+        self.0.store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-worker counters, read by `myriad::rt::metrics`.
+#[derive(Default)]
+pub struct WorkerCounters {
+    pub spawned: Counter,
+    pub started: Counter,
+    pub finished: Counter,
+    pub switches: Counter,
+    pub steals: Counter,
+    pub sleeps: Counter,
+}
+
+/// The part of a worker other threads can reach.
+pub struct WorkerShared {
+    pub index: usize,
+    inbox: Mutex<Vec<Arc<Task>>>,
+    has_mail: AtomicBool,
+    stealer: Stealer<Arc<Task>>,
+    sleeping: AtomicBool,
+    pub poller: Poller,
+    pub counters: WorkerCounters,
+}
+
+impl WorkerShared {
+    pub fn new(index: usize, stealer: Stealer<Arc<Task>>, poller: Poller) -> WorkerShared {
+        WorkerShared {
+            index,
+            inbox: Mutex::new(Vec::new()),
+            has_mail: AtomicBool::new(false),
+            stealer,
+            sleeping: AtomicBool::new(false),
+            poller,
+            counters: WorkerCounters::default(),
+        }
+    }
+
+    /// Hands a woken thread pinned to this worker over from another thread.
+    fn post(&self, task: Arc<Task>) {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        self.has_mail.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.wake_if_sleeping();
+    }
+
+    /// Wakes this worker if it sleeps; returns whether it did.
+    pub fn wake_if_sleeping(&self) -> bool {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            self.poller.notify();
+            return true;
+        }
+        false
+    }
+
+    fn take_mail(&self, into: &mut VecDeque<Arc<Task>>) {
+        if self.has_mail.load(Ordering::Acquire) {
+            self.has_mail.store(false, Ordering::SeqCst);
+            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            into.extend(inbox.drain(..));
+        }
+    }
+}
+
+/// The part of a worker that lives on its OS thread.
+pub struct Local {
+    rt: &'static Runtime,
+    shared: &'static WorkerShared,
+    ready: RefCell<VecDeque<Arc<Task>>>,
+    unstarted: Deque<Arc<Task>>,
+    timers: RefCell<Timers>,
+    pub stacks: RefCell<StackPool>,
+    /// The thread running now (null: the scheduler itself runs).
+    running: Cell<*const Task>,
+    ticks: Cell<u32>,
+    next_decay: Cell<Instant>,
+}
+
+thread_local! {
+    static LOCAL: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The worker running on this OS thread, if it is one.
+pub fn local() -> Option<&'static Local> {
+    let ptr = LOCAL.with(Cell::get);
+    // SAFETY: LOCAL is set once, by `run`, to a `Local` that lives until the
+    // process exits (workers never return), and only on that OS thread.
+    unsafe { ptr.as_ref() }
+}
+
+/// The myriad thread running on this OS thread, if any.
+pub fn current_task() -> Option<Arc<Task>> {
+    let local = local()?;
+    let ptr = local.running.get();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `running` points to the task the worker is resuming; the worker
+    // holds an `Arc` to it for the whole resume, so the count is positive and
+    // the pointer came from `Arc::as_ptr`.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Some(Arc::from_raw(ptr))
+    }
+}
+
+/// Runs `f` with the running myriad thread, without touching its count.
+pub fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
+    let task = local().and_then(|local| {
+        // SAFETY: as in `current_task`; the reference does not outlive the
+        // resume because the running thread is the caller.
+        unsafe { local.running.get().as_ref() }
+    });
+    f(task)
+}
+
+/// Makes a woken, started thread runnable on the worker it is pinned to.
+pub fn schedule(task: Arc<Task>) {
+    let worker = task.worker();
+    debug_assert_ne!(worker, NOT_STARTED, "only started threads block");
+    match local() {
+        Some(local) if local.shared.index == worker => local.ready.borrow_mut().push_back(task),
+        _ => Runtime::get_started().workers[worker].post(task),
+    }
+}
+
+/// Queues a new thread: on this worker if called from one (stolen by idle
+/// workers if it has a backlog), else in the injector for any worker.
+pub fn place(rt: &'static Runtime, task: Arc<Task>) {
+    match local() {
+        Some(local) => {
+            local.shared.counters.spawned.bump();
+            local.unstarted.push(task);
+            if local.unstarted.len() > 1 {
+                rt.wake_idle_worker(false);
+            }
+        }
+        None => {
+            rt.spawned_from_os.fetch_add(1, Ordering::Relaxed);
+            rt.injector.push(task);
+            rt.wake_idle_worker(true);
+        }
+    }
+}
+
+/// Blocks the running myriad thread `task` (see `wait::block`).
+pub fn block_task(task: &Arc<Task>, in_park: bool, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    let local = local().expect("a running myriad thread is on a worker");
+    let epoch = task.wait.begin(in_park);
+    let wake = Wake::for_task(task.clone(), epoch);
+    if let Some(deadline) = deadline {
+        local.timers.borrow_mut().insert(deadline, wake.clone());
+    }
+    register(wake);
+    if std::thread::panicking() {
+        local.wait_inline(task);
+    } else {
+        // SAFETY: `task` is the thread running on this stack.
+        unsafe { task.switch_out(Switch::Blocked) };
+    }
+    task.wait.outcome()
+}
+
+/// Lets the other runnable threads of this worker run first.
+pub fn yield_task(task: &Task) {
+    if !std::thread::panicking() {
+        // SAFETY: `task` is the thread running on this stack.
+        unsafe { task.switch_out(Switch::Yielded) };
+    }
+}
+
+impl Local {
+    pub fn new(rt: &'static Runtime, index: usize, unstarted: Deque<Arc<Task>>) -> Local {
+        Local {
+            rt,
+            shared: &rt.workers[index],
+            ready: RefCell::new(VecDeque::new()),
+            unstarted,
+            timers: RefCell::new(Timers::new()),
+            stacks: RefCell::new(StackPool::new()),
+            running: Cell::new(std::ptr::null()),
+            ticks: Cell::new(0),
+            next_decay: Cell::new(Instant::now() + DECAY_EVERY),
+        }
+    }
+
+    /// The worker loop. Never returns.
+    pub fn run(&self) -> ! {
+        LOCAL.with(|l| l.set(self));
+        overflow::ensure_alternate_stack();
+        loop {
+            let ticks = self.ticks.get().wrapping_add(1);
+            self.ticks.set(ticks);
+            if ticks % OUTSIDE_EVERY == 0 {
+                self.look_outside();
+            }
+            let next = self.ready.borrow_mut().pop_front().or_else(|| self.unstarted.pop());
+            match next {
+                Some(task) => self.resume(task),
+                None => {
+                    if !self.look_outside() {
+                        self.sleep();
+                    }
+                }
+            }
+        }
+    }
+
+    fn resume(&self, task: Arc<Task>) {
+        if task.worker() == NOT_STARTED {
+            task.pin_to(self.shared.index);
+            self.shared.counters.started.bump();
+        }
+        self.running.set(Arc::as_ptr(&task));
+        overflow::set_running(Some(task.running_stack()));
+        // SAFETY: this worker dequeued the task, so it is its scheduler; the
+        // reference is dropped before the task can be queued again.
+        let coroutine = unsafe { task.coroutine() };
+        let result = coroutine.as_mut().expect("a queued thread has not finished").resume(());
+        overflow::set_running(None);
+        self.running.set(std::ptr::null());
+        self.shared.counters.switches.bump();
+        match result {
+            CoroutineResult::Yield(Switch::Blocked) => {}
+            CoroutineResult::Yield(Switch::Yielded) => self.ready.borrow_mut().push_back(task),
+            CoroutineResult::Return(()) => {
+                let stack = coroutine.take().expect("just returned").into_stack();
+                self.stacks.borrow_mut().give_back(stack);
+                self.shared.counters.finished.bump();
+            }
+        }
+    }
+
+    /// Collects work from outside this worker's own queues; returns whether
+    /// anything is runnable now.
+    fn look_outside(&self) -> bool {
+        let mut ready = self.ready.borrow_mut();
+        self.shared.take_mail(&mut ready);
+        drop(ready);
+        let now = Instant::now();
+        self.timers.borrow_mut().fire(now);
+        if now >= self.next_decay.get() {
+            self.stacks.borrow_mut().decay(&self.rt.stacks);
+            self.next_decay.set(now + DECAY_EVERY);
+        }
+        if !self.ready.borrow().is_empty() || !self.unstarted.is_empty() {
+            return true;
+        }
+        self.steal()
+    }
+
+    /// Takes unstarted threads from the injector or another worker.
+    fn steal(&self) -> bool {
+        loop {
+            let mut retry = false;
+            match self.rt.injector.steal_batch_and_pop(&self.unstarted) {
+                Steal::Success(task) => {
+                    self.unstarted.push(task);
+                    return true;
+                }
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let n = self.rt.workers.len();
+            for k in 1..n {
+                let other = &self.rt.workers[(self.shared.index + k) % n];
+                match other.stealer.steal_batch_and_pop(&self.unstarted) {
+                    Steal::Success(task) => {
+                        self.shared.counters.steals.bump();
+                        self.unstarted.push(task);
+                        return true;
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return false;
+            }
+        }
+    }
+
+    fn sleep(&self) {
+        self.shared.sleeping.store(true, Ordering::SeqCst);
+        self.rt.idle_workers.fetch_add(1, Ordering::SeqCst);
+        // Look once more after announcing sleep (see the module comment).
+        let work = self.shared.has_mail.load(Ordering::SeqCst)
+            || !self.rt.injector.is_empty()
+            || self.rt.workers.iter().any(|w| !w.stealer.is_empty());
+        if !work {
+            let now = Instant::now();
+            let mut deadline = self.timers.borrow().next_deadline();
+            if self.stacks.borrow().has_surplus() {
+                let decay = self.next_decay.get();
+                deadline = Some(deadline.map_or(decay, |d| d.min(decay)));
+            }
+            let timeout = deadline.map(|d| d.saturating_duration_since(now));
+            self.shared.counters.sleeps.bump();
+            self.shared.poller.wait(timeout, &mut [libc::epoll_event { events: 0, u64: 0 }; 16]);
+        }
+        self.shared.sleeping.store(false, Ordering::SeqCst);
+        self.rt.idle_workers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Blocks `task`, the running thread, without giving up the worker:
+    /// handles wake-ups and timers until `task` is queued, and dequeues it.
+    fn wait_inline(&self, task: &Arc<Task>) {
+        loop {
+            let mut ready = self.ready.borrow_mut();
+            self.shared.take_mail(&mut ready);
+            drop(ready);
+            self.timers.borrow_mut().fire(Instant::now());
+            // Whoever ended the wait queued the task exactly once: here, or
+            // in the inbox that was just emptied into `ready`.
+            let mut ready = self.ready.borrow_mut();
+            if let Some(at) = ready.iter().position(|t| Arc::ptr_eq(t, task)) {
+                ready.remove(at);
+                return;
+            }
+            drop(ready);
+            self.shared.sleeping.store(true, Ordering::SeqCst);
+            if !self.shared.has_mail.load(Ordering::SeqCst) {
+                let timeout = self.timers.borrow().next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
+                self.shared.poller.wait(timeout, &mut [libc::epoll_event { events: 0, u64: 0 }; 16]);
+            }
+            self.shared.sleeping.store(false, Ordering::SeqCst);
+        }
+    }
+}

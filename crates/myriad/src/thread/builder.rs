@@ -1,0 +1,102 @@
+//! The thread factory, as [`std::thread::Builder`].
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::join::{JoinInner, Packet};
+use super::scope::{Scope, ScopedJoinHandle};
+use super::{local, JoinHandle, Thread};
+use crate::rt::Runtime;
+
+/// Configures a new thread's name and stack size.
+///
+/// ```
+/// let h = myriad::thread::Builder::new()
+///     .name("deep".to_string())
+///     .stack_size(4 << 20)
+///     .spawn(|| myriad::thread::current().name().map(str::to_owned))
+///     .unwrap();
+/// assert_eq!(h.join().unwrap().as_deref(), Some("deep"));
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "must eventually spawn the thread"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the runtime's default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread; the name appears in panic and stack-overflow
+    /// messages.
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the thread's usable stack size in bytes (rounded up to pages).
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns the thread, returning an error instead of panicking when it
+    /// cannot be created (for instance at the memory-mapping limit; the
+    /// error names `vm.max_map_count`).
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: `F` and `T` are 'static, so nothing they borrow can end
+        // before the thread does.
+        unsafe { self.spawn_unchecked(f, None) }.map(JoinHandle)
+    }
+
+    /// Spawns a scoped thread; see [`super::scope`].
+    pub fn spawn_scoped<'scope, 'env, F, T>(self, scope: &'scope Scope<'scope, 'env>, f: F) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        // SAFETY: the scope does not end before every thread spawned in it
+        // has ended and dropped its packet (see `scope.rs`).
+        unsafe { self.spawn_unchecked(f, Some(scope.data.clone())) }.map(ScopedJoinHandle)
+    }
+
+    /// # Safety
+    ///
+    /// What `f` and `T` borrow must outlive the thread.
+    unsafe fn spawn_unchecked<'scope, F, T>(
+        self,
+        f: F,
+        scope: Option<Arc<super::scope::ScopeData>>,
+    ) -> io::Result<JoinInner<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let rt = Runtime::get()?;
+        if let Some(scope) = &scope {
+            scope.increment_num_running_threads();
+        }
+        let packet: Arc<Packet<'scope, T>> = Arc::new(Packet::new(scope));
+        let their_packet = packet.clone();
+        let main = move || {
+            let result = catch_unwind(AssertUnwindSafe(f));
+            local::destroy_current();
+            their_packet.finish(result);
+            // Dropping the last reference (if the handle is gone) tells a
+            // scope that this thread is done: after its result is dropped.
+            drop(their_packet);
+        };
+        // SAFETY: forwarded to our caller.
+        let task = unsafe { rt.spawn_unchecked(self.name, self.stack_size, main) }?;
+        Ok(JoinInner { thread: Thread::from_task(task), packet })
+    }
+}

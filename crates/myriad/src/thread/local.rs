@@ -1,0 +1,285 @@
+//! Thread-local storage that belongs to each myriad thread.
+//!
+//! [`myriad::thread_local!`](crate::thread_local) declares a [`LocalKey`],
+//! shaped like std's. Each myriad thread has its own value, created on first
+//! access and dropped when the thread ends (before `join` returns). On an OS
+//! thread the value is stored per OS thread, as std's would be.
+//!
+//! Each key gets an index on first use; a thread's values live in a vector
+//! indexed by it, each boxed so that a reference handed to `with` stays
+//! valid while other keys are initialised.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::rt::worker;
+
+/// The values of one thread's keys.
+pub struct Locals {
+    values: Vec<Option<Box<dyn Any>>>,
+    destroyed: bool,
+}
+
+impl Locals {
+    pub const fn new() -> Locals {
+        Locals { values: Vec::new(), destroyed: false }
+    }
+}
+
+thread_local! {
+    /// Values of myriad keys used on an OS thread (not a myriad thread).
+    static OS_LOCALS: UnsafeCell<Locals> = const { UnsafeCell::new(Locals::new()) };
+}
+
+/// Runs `f` on the calling thread's `Locals`. `f` must not run user code.
+fn with_locals<R>(f: impl FnOnce(&mut Locals) -> R) -> R {
+    worker::with_current_task(|task| match task {
+        // SAFETY: the thread itself, running; `f` runs no user code, so no
+        // other borrow of `own` can begin before this one ends.
+        Some(task) => f(unsafe { &mut task.own().locals }),
+        // SAFETY: as above, for this OS thread's storage.
+        None => OS_LOCALS.with(|locals| f(unsafe { &mut *locals.get() })),
+    })
+}
+
+/// Drops the calling myriad thread's values (at its end, on its stack).
+pub(crate) fn destroy_current() {
+    loop {
+        let values = with_locals(|locals| {
+            locals.destroyed = true;
+            std::mem::take(&mut locals.values)
+        });
+        if values.is_empty() {
+            return;
+        }
+        drop(values);
+    }
+}
+
+/// The error `try_with` returns for a value accessed while the thread's
+/// values are being destroyed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AccessError;
+
+impl fmt::Debug for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessError").finish()
+    }
+}
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt("already destroyed", f)
+    }
+}
+
+impl std::error::Error for AccessError {}
+
+static NEXT_INDEX: AtomicUsize = AtomicUsize::new(1);
+
+/// A key to a value each myriad thread has its own copy of; declare one
+/// with [`myriad::thread_local!`](crate::thread_local).
+///
+/// ```
+/// use std::cell::Cell;
+/// myriad::thread_local!(static COUNT: Cell<u32> = Cell::new(0));
+///
+/// let h = myriad::thread::spawn(|| {
+///     COUNT.with(|c| c.set(c.get() + 1));
+///     COUNT.with(|c| c.get())
+/// });
+/// assert_eq!(h.join().unwrap(), 1);
+/// // Another thread starts from the initial value again.
+/// assert_eq!(myriad::thread::spawn(|| COUNT.get()).join().unwrap(), 0);
+/// ```
+pub struct LocalKey<T: 'static> {
+    init: fn() -> T,
+    /// 0 until first use, then the key's index + 1.
+    index: AtomicUsize,
+}
+
+impl<T: 'static> LocalKey<T> {
+    #[doc(hidden)]
+    pub const fn new(init: fn() -> T) -> LocalKey<T> {
+        LocalKey { init, index: AtomicUsize::new(0) }
+    }
+
+    fn index(&'static self) -> usize {
+        match self.index.load(Ordering::Relaxed) {
+            0 => {
+                let fresh = NEXT_INDEX.fetch_add(1, Ordering::Relaxed);
+                match self.index.compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => fresh - 1,
+                    Err(winner) => winner - 1,
+                }
+            }
+            n => n - 1,
+        }
+    }
+
+    fn get_ptr(&'static self) -> Result<*const T, AccessError> {
+        let index = self.index();
+        let existing = with_locals(|locals| {
+            if locals.destroyed {
+                return Err(AccessError);
+            }
+            Ok(locals.values.get(index).and_then(|v| v.as_ref()).map(|v| value_ptr::<T>(v)))
+        })?;
+        if let Some(ptr) = existing {
+            return Ok(ptr);
+        }
+        // Initialise outside any borrow: `init` may use other keys.
+        let value: Box<dyn Any> = Box::new((self.init)());
+        with_locals(move |locals| {
+            if locals.destroyed {
+                // Dropped after the borrow ends, by the caller's frame.
+                return Err(AccessError);
+            }
+            if locals.values.len() <= index {
+                locals.values.resize_with(index + 1, || None);
+            }
+            let slot = locals.values[index].get_or_insert(value);
+            Ok(value_ptr::<T>(slot))
+        })
+    }
+
+    /// Runs `f` with a reference to this thread's value, creating it first
+    /// if needed.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called while the thread's values are being destroyed.
+    pub fn with<F, R>(&'static self, f: F) -> R
+    where
+        F: FnOnce(&T) -> R,
+    {
+        self.try_with(f).expect("cannot access a myriad thread-local value during or after destruction")
+    }
+
+    /// As `with`, but returns an error instead of panicking.
+    pub fn try_with<F, R>(&'static self, f: F) -> Result<R, AccessError>
+    where
+        F: FnOnce(&T) -> R,
+    {
+        let ptr = self.get_ptr()?;
+        // SAFETY: the value is boxed and owned by the calling thread's
+        // `Locals`; it is dropped only when the thread ends (or, for an OS
+        // thread, exits), never while `f` runs on this thread, and values
+        // are never replaced once created.
+        Ok(f(unsafe { &*ptr }))
+    }
+}
+
+fn value_ptr<T: 'static>(value: &Box<dyn Any>) -> *const T {
+    value.downcast_ref::<T>().expect("a key's slot holds its own type") as *const T
+}
+
+impl<T: 'static> LocalKey<Cell<T>> {
+    /// Sets this thread's value.
+    pub fn set(&'static self, value: T) {
+        self.with(|cell| cell.set(value));
+    }
+
+    /// A copy of this thread's value.
+    pub fn get(&'static self) -> T
+    where
+        T: Copy,
+    {
+        self.with(Cell::get)
+    }
+
+    /// Takes this thread's value, leaving `Default::default()`.
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(Cell::take)
+    }
+
+    /// Replaces this thread's value, returning the old one.
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|cell| cell.replace(value))
+    }
+}
+
+impl<T: 'static> LocalKey<RefCell<T>> {
+    /// Runs `f` with a shared borrow of this thread's value.
+    pub fn with_borrow<F, R>(&'static self, f: F) -> R
+    where
+        F: FnOnce(&T) -> R,
+    {
+        self.with(|cell| f(&cell.borrow()))
+    }
+
+    /// Runs `f` with a mutable borrow of this thread's value.
+    pub fn with_borrow_mut<F, R>(&'static self, f: F) -> R
+    where
+        F: FnOnce(&mut T) -> R,
+    {
+        self.with(|cell| f(&mut cell.borrow_mut()))
+    }
+
+    /// Sets this thread's value.
+    pub fn set(&'static self, value: T) {
+        self.with(|cell| *cell.borrow_mut() = value);
+    }
+
+    /// Takes this thread's value, leaving `Default::default()`.
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(RefCell::take)
+    }
+
+    /// Replaces this thread's value, returning the old one.
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|cell| cell.replace(value))
+    }
+}
+
+impl<T: 'static> fmt::Debug for LocalKey<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalKey").finish_non_exhaustive()
+    }
+}
+
+/// Declares thread-local values that belong to each **myriad** thread.
+///
+/// The same syntax as std's `thread_local!`; the keys are
+/// [`myriad::thread::LocalKey`](crate::thread::LocalKey)s. std's
+/// `thread_local!` would be shared by all myriad threads of one worker.
+///
+/// ```
+/// use std::cell::RefCell;
+/// myriad::thread_local! {
+///     static NAMES: RefCell<Vec<String>> = RefCell::new(Vec::new());
+/// }
+/// NAMES.with_borrow_mut(|v| v.push("main".into()));
+/// let seen = myriad::thread::spawn(|| NAMES.with_borrow(|v| v.len())).join().unwrap();
+/// assert_eq!(seen, 0);
+/// ```
+#[macro_export]
+macro_rules! thread_local {
+    () => {};
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }; $($rest:tt)*) => (
+        $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init; $($rest)*);
+    );
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }) => (
+        $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init);
+    );
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => (
+        $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init);
+        $crate::thread_local!($($rest)*);
+    );
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr) => (
+        $(#[$attr])* $vis static $name: $crate::thread::LocalKey<$t> = {
+            fn __init() -> $t {
+                $init
+            }
+            $crate::thread::LocalKey::new(__init)
+        };
+    );
+}
