@@ -15,7 +15,10 @@ fn join_returns_the_value() {
 
 #[test]
 fn join_returns_the_panic() {
-    let h = thread::Builder::new().name("doomed".into()).spawn(|| -> u32 { panic!("boom {}", std::hint::black_box(7)) }).unwrap();
+    let h = thread::Builder::new()
+        .name("doomed".into())
+        .spawn(|| -> u32 { panic!("boom {}", std::hint::black_box(7)) })
+        .unwrap();
     let err = h.join().unwrap_err();
     assert_eq!(err.downcast_ref::<String>().map(String::as_str), Some("boom 7"));
     // The worker survived: more threads still run.
@@ -38,7 +41,11 @@ fn nested_spawns_several_levels() {
 #[test]
 fn spawn_from_many_os_threads() {
     let os: Vec<_> = (0..8)
-        .map(|i| std::thread::spawn(move || (0..100).map(|j| thread::spawn(move || i * 1000 + j)).map(|h| h.join().unwrap()).sum::<u64>()))
+        .map(|i| {
+            std::thread::spawn(move || {
+                (0..100).map(|j| thread::spawn(move || i * 1000 + j)).map(|h| h.join().unwrap()).sum::<u64>()
+            })
+        })
         .collect();
     let total: u64 = os.into_iter().map(|h| h.join().unwrap()).sum();
     let expected: u64 = (0..8u64).map(|i| (0..100u64).map(|j| i * 1000 + j).sum::<u64>()).sum();

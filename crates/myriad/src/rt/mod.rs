@@ -48,7 +48,6 @@ use task::{Task, TaskCoroutine};
 use worker::WorkerShared;
 
 pub(crate) struct Runtime {
-    config: Config,
     pub workers: Box<[WorkerShared]>,
     pub injector: Injector<Arc<Task>>,
     pub stacks: StackAllocator,
@@ -104,7 +103,6 @@ impl Runtime {
         }
         Ok(Runtime {
             stacks: StackAllocator::new(config.guard, config.stack_size),
-            config,
             workers: workers.into_boxed_slice(),
             injector: Injector::new(),
             idle_workers: AtomicUsize::new(0),
@@ -146,7 +144,12 @@ impl Runtime {
     ///
     /// Everything `f` borrows must outlive the thread (scoped threads
     /// guarantee it by joining before the scope ends).
-    pub unsafe fn spawn_unchecked<F>(&'static self, name: Option<String>, stack_size: Option<usize>, f: F) -> io::Result<Arc<Task>>
+    pub unsafe fn spawn_unchecked<F>(
+        &'static self,
+        name: Option<String>,
+        stack_size: Option<usize>,
+        f: F,
+    ) -> io::Result<Arc<Task>>
     where
         F: FnOnce() + Send,
     {
@@ -169,10 +172,6 @@ impl Runtime {
         let task = Arc::new(Task::new(name, coroutine, guard));
         worker::place(self, task.clone());
         Ok(task)
-    }
-
-    pub fn worker_count(&self) -> usize {
-        self.config.workers
     }
 }
 

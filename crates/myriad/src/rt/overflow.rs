@@ -14,9 +14,8 @@
 //! running thread's immutable name and guard range.
 
 use std::cell::Cell;
-use std::mem::MaybeUninit;
 use std::ptr;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 /// What the handler needs to know about the myriad thread on this worker.
 #[derive(Clone, Copy)]
@@ -37,23 +36,25 @@ pub fn set_running(stack: Option<RunningStack>) {
     RUNNING.with(|r| r.set(stack));
 }
 
-static INSTALL: Once = Once::new();
-static mut PREVIOUS_SEGV: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
-static mut PREVIOUS_BUS: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
+/// The handlers that were installed before ours: (SIGSEGV, SIGBUS).
+static PREVIOUS: OnceLock<(libc::sigaction, libc::sigaction)> = OnceLock::new();
 
 /// Installs the handler once per process.
 pub fn install_handler() {
-    INSTALL.call_once(|| {
-        // SAFETY: `PREVIOUS_*` are written only here, inside `call_once`,
-        // before the handler that reads them is installed; `sigaction` is
-        // given valid pointers.
+    PREVIOUS.get_or_init(|| {
+        // SAFETY: `sigaction` is given valid pointers. The handler reads
+        // `PREVIOUS` only after it is set: a fault that reaches it before
+        // (while this closure runs) finds it empty and takes the default.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = handle_fault as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(libc::SIGSEGV, &action, (&raw mut PREVIOUS_SEGV).cast());
-            libc::sigaction(libc::SIGBUS, &action, (&raw mut PREVIOUS_BUS).cast());
+            let mut segv: libc::sigaction = std::mem::zeroed();
+            let mut bus: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGSEGV, &action, &mut segv);
+            libc::sigaction(libc::SIGBUS, &action, &mut bus);
+            (segv, bus)
         }
     });
 }
@@ -102,17 +103,11 @@ extern "C" fn handle_fault(signum: libc::c_int, info: *mut libc::siginfo_t, cont
             unsafe { libc::abort() };
         }
     }
-    // Not ours: hand the fault to the previous handler.
-    // SAFETY: the PREVIOUS_* statics were initialised before this handler
-    // was installed and are never written again.
-    let previous = unsafe {
-        if signum == libc::SIGBUS {
-            (*(&raw const PREVIOUS_BUS)).assume_init_ref()
-        } else {
-            (*(&raw const PREVIOUS_SEGV)).assume_init_ref()
-        }
-    };
-    let handler = previous.sa_sigaction;
+    // Not ours: hand the fault to the previous handler (an atomic load).
+    let handler_of = |p: &(libc::sigaction, libc::sigaction)| if signum == libc::SIGBUS { p.1 } else { p.0 };
+    let previous = PREVIOUS.get().map(handler_of);
+    let handler = previous.map_or(libc::SIG_DFL, |p| p.sa_sigaction);
+    let flags = previous.map_or(0, |p| p.sa_flags);
     if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
         // Restore the default action and return: the faulting instruction
         // runs again and the kernel applies it (core dump).
@@ -122,7 +117,7 @@ extern "C" fn handle_fault(signum: libc::c_int, info: *mut libc::siginfo_t, cont
             action.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(signum, &action, ptr::null_mut());
         }
-    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+    } else if flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous handler was installed with SA_SIGINFO, so it
         // has this signature.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =

@@ -31,10 +31,7 @@ pub fn install() {
                 let _ = writeln!(err, "stack backtrace:\n{backtrace}");
             }
             _ if !NOTE_SHOWN.swap(true, Ordering::Relaxed) => {
-                let _ = writeln!(
-                    err,
-                    "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
-                );
+                let _ = writeln!(err, "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace");
             }
             _ => {}
         }

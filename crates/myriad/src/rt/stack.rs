@@ -164,14 +164,6 @@ impl StackAllocator {
         }
     }
 
-    pub fn mode(&self) -> GuardMode {
-        self.mode
-    }
-
-    pub fn default_size(&self) -> usize {
-        self.default_size
-    }
-
     fn slot_len(&self) -> usize {
         self.guard + self.default_size
     }
@@ -228,10 +220,8 @@ impl StackAllocator {
             carver.next += slot_len;
             low
         };
-        if let Err(err) = self.install_guard(low) {
-            // The slot stays unguarded and unused: put nothing on it.
-            return Err(err);
-        }
+        // On failure the slot stays unguarded and is never used.
+        self.install_guard(low)?;
         Ok(low)
     }
 
@@ -285,9 +275,8 @@ impl StackAllocator {
         if err.raw_os_error() != Some(libc::ENOMEM) {
             return err;
         }
-        let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-            .ok()
-            .and_then(|s| s.trim().parse::<usize>().ok());
+        let limit =
+            std::fs::read_to_string("/proc/sys/vm/max_map_count").ok().and_then(|s| s.trim().parse::<usize>().ok());
         let stacks = self.slots_guarded.load(Ordering::Relaxed);
         let message = match (self.mode, limit) {
             (GuardMode::Mprotect, Some(limit)) => format!(
@@ -317,9 +306,7 @@ impl StackAllocator {
             // SAFETY: the slot is in no thread's use; dropping its pages only
             // makes the next use read zeroes. The guard is not touched
             // (MADV_DONTNEED keeps guard markers and PROT_NONE alike).
-            unsafe {
-                libc::madvise(usable as *mut libc::c_void, self.default_size, libc::MADV_DONTNEED)
-            };
+            unsafe { libc::madvise(usable as *mut libc::c_void, self.default_size, libc::MADV_DONTNEED) };
             lows.push(stack.low);
             std::mem::forget(stack);
         }

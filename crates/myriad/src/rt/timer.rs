@@ -63,10 +63,6 @@ impl Timers {
         self.heap.peek().map(|e| e.deadline)
     }
 
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
     /// Ends every wait whose deadline is not after `now`; returns how many
     /// entries were due.
     pub fn fire(&mut self, now: Instant) -> usize {

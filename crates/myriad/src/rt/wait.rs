@@ -69,12 +69,7 @@ impl WaitState {
         };
         let mut current = self.0.load(Ordering::Acquire);
         while current >> 2 == epoch && current & STATUS >= BLOCKED {
-            match self.0.compare_exchange_weak(
-                current,
-                epoch << 2 | status,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self.0.compare_exchange_weak(current, epoch << 2 | status, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return true,
                 Err(now) => current = now,
             }
@@ -210,11 +205,7 @@ fn block_os(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
                     *state = epoch << 2 | TIMED_OUT;
                     break;
                 }
-                state = os
-                    .condvar
-                    .wait_timeout(state, deadline - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                state = os.condvar.wait_timeout(state, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
             }
         }
     }

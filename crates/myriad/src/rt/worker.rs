@@ -269,7 +269,7 @@ impl Local {
         loop {
             let ticks = self.ticks.get().wrapping_add(1);
             self.ticks.set(ticks);
-            if ticks % OUTSIDE_EVERY == 0 {
+            if ticks.is_multiple_of(OUTSIDE_EVERY) {
                 self.look_outside();
             }
             let next = self.ready.borrow_mut().pop_front().or_else(|| self.unstarted.pop());
