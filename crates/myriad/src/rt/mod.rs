@@ -19,7 +19,8 @@
 //!
 //! How the parts fit: `worker.rs` runs the scheduler loop; `task.rs` is a
 //! thread's control block; `wait.rs` is the one blocking primitive;
-//! `timer.rs` and `poller.rs` are how a worker waits for time and events;
+//! `timer.rs` and `poller.rs` are how a worker waits for time and events,
+//! and `reactor.rs` turns IO readiness into wake-ups;
 //! `stack.rs` and `overflow.rs` give threads guarded stacks.
 
 mod config;
@@ -27,6 +28,7 @@ mod metrics;
 mod overflow;
 mod panic_hook;
 mod poller;
+pub(crate) mod reactor;
 pub(crate) mod stack;
 pub(crate) mod task;
 mod timer;

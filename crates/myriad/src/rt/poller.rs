@@ -8,7 +8,7 @@
 //! epoll instance, so one wait covers timers, wake-ups and IO.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -35,6 +35,20 @@ impl Poller {
         // SAFETY: both descriptors are valid and owned; `event` is valid.
         cvt(unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, eventfd.as_raw_fd(), &mut event) })?;
         Ok(Poller { epoll, eventfd })
+    }
+
+    /// Adds `fd` with the given epoll flags and event data.
+    pub fn add(&self, fd: RawFd, flags: u32, data: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event { events: flags, u64: data };
+        // SAFETY: our epoll descriptor and a valid event; `fd` is the
+        // caller's open descriptor.
+        cvt(unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) }).map(drop)
+    }
+
+    /// Removes `fd` (which must still be open).
+    pub fn delete(&self, fd: RawFd) {
+        // SAFETY: our epoll descriptor; a null event is allowed for DEL.
+        unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
     }
 
     /// Wakes the thread in (or about to enter) `wait`.

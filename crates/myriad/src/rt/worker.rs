@@ -44,7 +44,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::overflow;
 use super::poller::Poller;
+use super::reactor;
 use super::stack::StackPool;
 use super::task::{Switch, Task, NOT_STARTED};
 use super::timer::Timers;
@@ -98,6 +99,10 @@ pub struct WorkerShared {
     stealer: Stealer<Arc<Task>>,
     sleeping: AtomicBool,
     pub poller: Poller,
+    /// Descriptors registered with `poller`.
+    registrations: AtomicUsize,
+    /// Sources removed from `poller`, to release before its next wait.
+    retired: Mutex<Vec<usize>>,
     pub counters: WorkerCounters,
 }
 
@@ -110,8 +115,22 @@ impl WorkerShared {
             stealer,
             sleeping: AtomicBool::new(false),
             poller,
+            registrations: AtomicUsize::new(0),
+            retired: Mutex::new(Vec::new()),
             counters: WorkerCounters::default(),
         }
+    }
+
+    /// Counts a descriptor added to this worker's poller.
+    pub fn registered(&self) {
+        self.registrations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes back epoll's reference to a source removed from the poller
+    /// (see `reactor.rs`).
+    pub fn retire(&self, source: usize) {
+        self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(source);
+        self.registrations.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Hands a woken thread pinned to this worker over from another thread.
@@ -262,6 +281,23 @@ impl Local {
         }
     }
 
+    /// This worker's number.
+    pub fn index(&self) -> usize {
+        self.shared.index
+    }
+
+    /// Waits for IO events, wake-ups or `timeout`, and dispatches the
+    /// events (making their threads runnable).
+    fn poll(&self, timeout: Option<Duration>) {
+        let retired = std::mem::take(&mut *self.shared.retired.lock().unwrap_or_else(|e| e.into_inner()));
+        // SAFETY: every event of the previous wait has been dispatched, so
+        // nothing can name these sources any more.
+        unsafe { reactor::release_retired(retired) };
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
+        let n = self.shared.poller.wait(timeout, &mut events);
+        reactor::dispatch(&events[..n]);
+    }
+
     /// The worker loop. Never returns.
     pub fn run(&self) -> ! {
         LOCAL.with(|l| l.set(self));
@@ -315,6 +351,9 @@ impl Local {
         let mut ready = self.ready.borrow_mut();
         self.shared.take_mail(&mut ready);
         drop(ready);
+        if self.shared.registrations.load(Ordering::Relaxed) > 0 {
+            self.poll(Some(Duration::ZERO));
+        }
         let now = Instant::now();
         self.timers.borrow_mut().fire(now);
         if now >= self.next_decay.get() {
@@ -374,14 +413,15 @@ impl Local {
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(now));
             self.shared.counters.sleeps.bump();
-            self.shared.poller.wait(timeout, &mut [libc::epoll_event { events: 0, u64: 0 }; 16]);
+            self.poll(timeout);
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
         self.rt.idle_workers.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Blocks `task`, the running thread, without giving up the worker:
-    /// handles wake-ups and timers until `task` is queued, and dequeues it.
+    /// handles wake-ups, timers and IO events until `task` is queued, and
+    /// dequeues it.
     fn wait_inline(&self, task: &Arc<Task>) {
         loop {
             let mut ready = self.ready.borrow_mut();
@@ -399,7 +439,7 @@ impl Local {
             self.shared.sleeping.store(true, Ordering::SeqCst);
             if !self.shared.has_mail.load(Ordering::SeqCst) {
                 let timeout = self.timers.borrow().next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
-                self.shared.poller.wait(timeout, &mut [libc::epoll_event { events: 0, u64: 0 }; 16]);
+                self.poll(timeout);
             }
             self.shared.sleeping.store(false, Ordering::SeqCst);
         }

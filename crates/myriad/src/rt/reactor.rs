@@ -1,0 +1,400 @@
+//! IO readiness: how a myriad thread waits for a descriptor without
+//! blocking its worker.
+//!
+//! A descriptor that myriad does IO on is non-blocking. An operation first
+//! tries the syscall; only on `EAGAIN` does it wait for readiness
+//! ([`Registration::wait`]), then tries again ([`Registration::do_io`]).
+//!
+//! Waiting needs a registration: the descriptor is added to the epoll
+//! instance of the worker whose thread first waits on it (edge-triggered,
+//! for reading and writing at once), with a pointer to its `Source`. The
+//! worker's poller (`poller.rs`) reports events in the same wait that
+//! covers timers and wake-ups; `dispatch` records them in the source's
+//! readiness bits and uses the `Wake` of the thread waiting in that
+//! direction, if any.
+//!
+//! No edge is lost: a waiting thread stores its `Wake` first and then
+//! consumes the readiness bit; an event stores the bit first and then takes
+//! the `Wake`. Whichever comes second sees the other's write, so either the
+//! thread wakes itself and retries, or the event wakes it.
+//!
+//! A registration is removed from epoll (`EPOLL_CTL_DEL`) before its
+//! descriptor is closed. The epoll instance still holds a pointer to the
+//! source, and the worker may be dispatching a batch of events that came
+//! before the removal, so the source is *retired* to the worker, which
+//! releases it just before its next `epoll_wait` — after every event that
+//! could name it has been handled.
+//!
+//! On an OS thread, waiting is `poll(2)` on the descriptor: it blocks that
+//! OS thread, as std would, and needs no registration.
+//!
+//! [`IoFd`] puts it together for the std-shaped types (`myriad::net`):
+//! an owned non-blocking descriptor with a registration made on first need.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use super::wait::{self, Wake, Woken};
+use super::{worker, Runtime};
+
+/// Which way an operation moves data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Read,
+    Write,
+}
+
+const READABLE: u32 = 1;
+const WRITABLE: u32 = 2;
+/// Hang-up or error: every wait returns at once, the syscall reports it.
+const CLOSED: u32 = 4;
+
+/// Successful operations in a row after which a thread yields, so that one
+/// always-ready socket cannot starve the other threads of its worker.
+const IO_BUDGET: u32 = 64;
+
+/// What epoll's event data points to.
+pub struct Source {
+    readiness: AtomicU32,
+    readers: Mutex<Option<Wake>>,
+    writers: Mutex<Option<Wake>>,
+}
+
+impl Source {
+    fn waiter(&self, direction: Direction) -> &Mutex<Option<Wake>> {
+        match direction {
+            Direction::Read => &self.readers,
+            Direction::Write => &self.writers,
+        }
+    }
+
+    fn wake(&self, direction: Direction) {
+        let wake = self.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(wake) = wake {
+            wake.wake();
+        }
+    }
+}
+
+fn bit(direction: Direction) -> u32 {
+    match direction {
+        Direction::Read => READABLE,
+        Direction::Write => WRITABLE,
+    }
+}
+
+/// A descriptor registered with one worker's epoll instance.
+struct Registration {
+    fd: RawFd,
+    worker: usize,
+    source: Arc<Source>,
+}
+
+impl Registration {
+    /// Registers `fd` with the current worker's epoll instance (or, from an
+    /// OS thread, with a worker chosen by descriptor number).
+    fn new(fd: RawFd) -> io::Result<Registration> {
+        let rt = Runtime::get()?;
+        let worker = worker::local().map_or((fd as usize) % rt.workers.len(), |local| local.index());
+        let source =
+            Arc::new(Source { readiness: AtomicU32::new(0), readers: Mutex::new(None), writers: Mutex::new(None) });
+        let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
+        let data = Arc::into_raw(source.clone()) as u64;
+        if let Err(err) = rt.workers[worker].poller.add(fd, flags as u32, data) {
+            // SAFETY: the pointer came from `Arc::into_raw` just above and
+            // epoll did not take it.
+            drop(unsafe { Arc::from_raw(data as *const Source) });
+            return Err(err);
+        }
+        rt.workers[worker].registered();
+        Ok(Registration { fd, worker, source })
+    }
+
+    /// Waits until the descriptor may be ready in `direction`, or until
+    /// `deadline` (then fails with `WouldBlock`, as std's socket timeouts
+    /// do on Unix).
+    fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        let source = &self.source;
+        let woken = wait::block(deadline, |wake| {
+            *source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()) = Some(wake.clone());
+            let ready = bit(direction) | CLOSED;
+            if source.readiness.fetch_and(!bit(direction), Ordering::AcqRel) & ready != 0 {
+                source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
+                wake.wake();
+            }
+        });
+        match woken {
+            Woken::Woken => Ok(()),
+            Woken::TimedOut => {
+                source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
+                Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+        }
+    }
+
+    /// Wakes the threads waiting on this descriptor so that they retry
+    /// their operation (after a `shutdown`, say).
+    fn wake_all(&self) {
+        self.source.wake(Direction::Read);
+        self.source.wake(Direction::Write);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let Ok(rt) = Runtime::get() else { return };
+        let shared = &rt.workers[self.worker];
+        shared.poller.delete(self.fd);
+        // The epoll instance's reference is released by the worker (see the
+        // module comment).
+        shared.retire(Arc::as_ptr(&self.source) as usize);
+        self.wake_all();
+    }
+}
+
+/// An owned, non-blocking descriptor that myriad threads and OS threads can
+/// wait on.
+pub struct IoFd {
+    // Declared before `fd`: deregistered before the descriptor closes.
+    registration: OnceLock<Registration>,
+    fd: OwnedFd,
+}
+
+impl IoFd {
+    /// Takes ownership of `fd` and makes it non-blocking.
+    pub fn new(fd: OwnedFd) -> io::Result<IoFd> {
+        set_nonblocking(fd.as_raw_fd())?;
+        Ok(IoFd { registration: OnceLock::new(), fd })
+    }
+
+    /// Runs the non-blocking operation `op` until it does not fail with
+    /// `WouldBlock`, waiting for readiness in `direction` in between, until
+    /// `deadline` at the latest (then fails with `WouldBlock`).
+    pub fn do_io<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
+        spend_budget();
+        loop {
+            match op(self.fd.as_raw_fd()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(direction, deadline)?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
+        }
+    }
+
+    /// Waits until the descriptor may be ready in `direction`.
+    pub fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        if worker::with_current_task(|task| task.is_none()) {
+            return poll_os(self.fd.as_raw_fd(), direction, deadline);
+        }
+        let registration = match self.registration.get() {
+            Some(registration) => registration,
+            None => {
+                let fresh = Registration::new(self.fd.as_raw_fd())?;
+                // Another thread may have registered meanwhile; the loser's
+                // registration is dropped (and removed) by `set`'s result.
+                let _ = self.registration.set(fresh);
+                self.registration.get().expect("just set")
+            }
+        };
+        registration.wait(direction, deadline)
+    }
+
+    /// Wakes the myriad threads waiting on this descriptor so that they
+    /// retry their operation (after a `shutdown`, say).
+    pub fn wake_waiters(&self) {
+        if let Some(registration) = self.registration.get() {
+            registration.wake_all();
+        }
+    }
+}
+
+impl AsFd for IoFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for IoFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<IoFd> for OwnedFd {
+    fn from(io: IoFd) -> OwnedFd {
+        let IoFd { registration, fd } = io;
+        drop(registration);
+        fd
+    }
+}
+
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Handles a batch of epoll events of one worker.
+pub fn dispatch(events: &[libc::epoll_event]) {
+    for event in events {
+        let flags = event.events;
+        // SAFETY: the data of every registered descriptor is a pointer from
+        // `Arc::into_raw`, released only after this batch (see `retire`).
+        let source = unsafe { &*(event.u64 as *const Source) };
+        let mut bits = 0;
+        if flags & (libc::EPOLLIN | libc::EPOLLPRI) as u32 != 0 {
+            bits |= READABLE;
+        }
+        if flags & libc::EPOLLOUT as u32 != 0 {
+            bits |= WRITABLE;
+        }
+        if flags & (libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32 != 0 {
+            bits |= CLOSED;
+        }
+        source.readiness.fetch_or(bits, Ordering::AcqRel);
+        if bits & (READABLE | CLOSED) != 0 {
+            source.wake(Direction::Read);
+        }
+        if bits & (WRITABLE | CLOSED) != 0 {
+            source.wake(Direction::Write);
+        }
+    }
+}
+
+/// Releases epoll's references to retired sources.
+///
+/// # Safety
+///
+/// Each address must come from `Arc::into_raw` in `Registration::new`, be
+/// released once, and no event naming it may still be pending dispatch.
+pub unsafe fn release_retired(retired: Vec<usize>) {
+    for ptr in retired {
+        // SAFETY: the caller's obligations.
+        drop(unsafe { Arc::from_raw(ptr as *const Source) });
+    }
+}
+
+/// Counts a successful operation; every `IO_BUDGET`th yields the worker.
+fn spend_budget() {
+    thread_local! {
+        static SPENT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    let spent = SPENT.with(|s| {
+        let n = s.get().wrapping_add(1);
+        s.set(n);
+        n
+    });
+    if spent.is_multiple_of(IO_BUDGET) {
+        crate::thread::yield_now();
+    }
+}
+
+/// Waits on an OS thread with `poll(2)` (myriad threads use `Registration`).
+fn poll_os(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    let events = match direction {
+        Direction::Read => libc::POLLIN,
+        Direction::Write => libc::POLLOUT,
+    };
+    loop {
+        let timeout = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::from(io::ErrorKind::WouldBlock));
+                }
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+            }
+        };
+        let mut pfd = libc::pollfd { fd, events, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        if rc > 0 {
+            return Ok(());
+        }
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    fn read(io: &IoFd, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<usize> {
+        io.do_io(Direction::Read, deadline, |fd| {
+            // SAFETY: reads into a valid buffer from an open descriptor.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        })
+    }
+
+    #[test]
+    fn a_myriad_thread_waits_for_data_without_blocking_its_worker() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let io = IoFd::new(OwnedFd::from(a)).unwrap();
+        let reader = crate::thread::spawn(move || {
+            let mut total = Vec::new();
+            let mut buf = [0u8; 4];
+            while total.len() < 12 {
+                let n = read(&io, &mut buf, None).unwrap();
+                total.extend_from_slice(&buf[..n]);
+            }
+            total
+        });
+        // Meanwhile other myriad threads keep running.
+        for _ in 0..3 {
+            crate::thread::spawn(|| crate::thread::sleep(Duration::from_millis(2))).join().unwrap();
+            std::io::Write::write_all(&mut b, b"abcd").unwrap();
+        }
+        assert_eq!(reader.join().unwrap(), b"abcdabcdabcd");
+    }
+
+    #[test]
+    fn waits_time_out_with_would_block_on_both_kinds_of_thread() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let io = Arc::new(IoFd::new(OwnedFd::from(a)).unwrap());
+        let io2 = io.clone();
+        let start = Instant::now();
+        let r = crate::thread::spawn(move || read(&io2, &mut [0; 8], Some(Instant::now() + Duration::from_millis(10))))
+            .join()
+            .unwrap();
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert!(start.elapsed() >= Duration::from_millis(10));
+        let r = read(&io, &mut [0; 8], Some(Instant::now() + Duration::from_millis(10)));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn peer_hang_up_wakes_the_reader() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let io = IoFd::new(OwnedFd::from(a)).unwrap();
+        let reader = crate::thread::spawn(move || read(&io, &mut [0; 8], None));
+        crate::thread::spawn(|| crate::thread::sleep(Duration::from_millis(5))).join().unwrap();
+        drop(b);
+        assert_eq!(reader.join().unwrap().unwrap(), 0, "EOF");
+    }
+}
