@@ -282,9 +282,10 @@ impl StackAllocator {
             (GuardMode::Mprotect, Some(limit)) => format!(
                 "cannot create a guarded stack for a new thread: the process reached the \
                  kernel's memory-mapping limit vm.max_map_count = {limit} ({stacks} stacks \
-                 use 2 mappings each, because this kernel lacks MADV_GUARD_INSTALL, Linux 6.13+). \
-                 Raise it, e.g. `sysctl -w vm.max_map_count={}` for twice as many threads, \
-                 or run on Linux 6.13 or later",
+                 use 2 mappings each because their guards are made with mprotect: \
+                 MYRIAD_STACK_GUARD=mprotect, or a kernel without MADV_GUARD_INSTALL, \
+                 which Linux 6.13 added). Raise the limit, e.g. \
+                 `sysctl -w vm.max_map_count={}` for twice as many threads",
                 limit.max(2 * stacks).saturating_mul(2)
             ),
             _ => format!(
