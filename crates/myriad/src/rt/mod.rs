@@ -171,7 +171,7 @@ impl Runtime {
         // SAFETY: the caller guarantees that what `f` borrows outlives the
         // thread, which is when the coroutine finishes.
         let coroutine = unsafe { TaskCoroutine::with_stack_unchecked(stack, body) };
-        let task = Arc::new(Task::new(name, coroutine, guard));
+        let task = Task::new(name, coroutine, guard);
         worker::place(self, task.clone());
         Ok(task)
     }

@@ -9,11 +9,11 @@
 //! is handed to whichever handler was installed before (std's own, which
 //! reports overflows of OS-thread stacks, or the default action).
 //!
-//! The handler reads only the `RUNNING` thread-local (const-initialised, no
-//! destructor, so reading it allocates nothing and takes no lock) and the
-//! running thread's immutable name and guard range.
+//! The handler reads only the worker's thread-local pointer to itself
+//! (const-initialised, no destructor, so reading it allocates nothing and
+//! takes no lock) and, through it, the running thread's immutable name and
+//! guard range.
 
-use std::cell::Cell;
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -25,15 +25,6 @@ pub struct RunningStack {
     /// Pointer and length of the thread's name (`<unnamed>` if it has none).
     pub name: *const u8,
     pub name_len: usize,
-}
-
-thread_local! {
-    static RUNNING: Cell<Option<RunningStack>> = const { Cell::new(None) };
-}
-
-/// Records which stack runs on this OS thread (None: the worker's own).
-pub fn set_running(stack: Option<RunningStack>) {
-    RUNNING.with(|r| r.set(stack));
 }
 
 /// The handlers that were installed before ours: (SIGSEGV, SIGBUS).
@@ -91,7 +82,7 @@ pub fn ensure_alternate_stack() {
 extern "C" fn handle_fault(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some(running) = RUNNING.with(|r| r.get()) {
+    if let Some(running) = super::worker::running_stack() {
         if addr >= running.guard_low && addr < running.guard_high {
             // SAFETY: the name points into the running thread's `Task`,
             // which lives at least as long as the thread runs.

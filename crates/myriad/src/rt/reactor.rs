@@ -170,6 +170,15 @@ impl IoFd {
         Ok(IoFd { registration: OnceLock::new(), fd })
     }
 
+    /// Takes ownership of `fd`, which the caller created non-blocking
+    /// (`SOCK_NONBLOCK`, as `accept4` and `socket` allow): saves the two
+    /// `fcntl` calls of [`IoFd::new`] on hot paths such as `accept`. A
+    /// blocking descriptor here would block a worker, so only pass ones
+    /// made non-blocking.
+    pub fn new_nonblocking(fd: OwnedFd) -> IoFd {
+        IoFd { registration: OnceLock::new(), fd }
+    }
+
     /// Runs the non-blocking operation `op` until it does not fail with
     /// `WouldBlock`, waiting for readiness in `direction` in between, until
     /// `deadline` at the latest (then fails with `WouldBlock`).

@@ -18,11 +18,14 @@
 //!
 //! * **warm**: each worker keeps the stacks its finished threads left behind,
 //!   pages still faulted in, and hands them to the next spawn (no syscall and
-//!   no page fault: this is what keeps spawn in the tens of nanoseconds);
-//! * **cold**: once a second a worker gives back half of the warm stacks it
-//!   did not need during that second (`MADV_DONTNEED`, memory returned to the
-//!   kernel, guard kept) to a shared cold list, so memory decays slowly
-//!   after a burst instead of being released and faulted in again at once;
+//!   no page fault: this is what keeps spawn in the tens of nanoseconds).
+//!   Past a few hundred it passes the older half to a shared warm list, so
+//!   that a thread spawning on one worker reuses stacks freed on another;
+//! * **cold**: once a second a worker releases half of the warm stacks (its
+//!   own and the shared list's) that were not needed during that second
+//!   (`MADV_DONTNEED`: memory returned to the kernel, guard kept) to a
+//!   shared cold list, so memory decays slowly after a burst instead of
+//!   being released and faulted in again at once;
 //! * **new**: slots never used yet, carved from the current chunk.
 //!
 //! Address space is never unmapped: it is cheap (47 bits of it), and keeping
@@ -46,6 +49,12 @@ const SLOTS_PER_CHUNK: usize = 1024;
 
 /// Cold slots moved between the shared list and a worker in one lock.
 const COLD_BATCH: usize = 64;
+
+/// Warm stacks moved from the shared list to a worker in one lock.
+const WARM_BATCH: usize = 64;
+
+/// Warm stacks a worker keeps for itself before passing some on.
+const LOCAL_WARM_MAX: usize = 256;
 
 /// How a stack's guard region is made to fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +153,8 @@ pub struct StackAllocator {
     /// Usable bytes of a default stack.
     default_size: usize,
     carver: Mutex<Carver>,
+    /// Warm stacks passed on by workers with more than they keep.
+    warm: Mutex<WarmList>,
     cold: Mutex<Vec<usize>>,
     /// Slots ever guarded; with `Mprotect` each costs two mappings.
     slots_guarded: AtomicUsize,
@@ -159,6 +170,7 @@ impl StackAllocator {
             guard: 4 * page,
             default_size,
             carver: Mutex::new(Carver { next: 0, end: 0 }),
+            warm: Mutex::new(WarmList::default()),
             cold: Mutex::new(Vec::new()),
             slots_guarded: AtomicUsize::new(0),
         }
@@ -180,8 +192,19 @@ impl StackAllocator {
     fn allocate_slot(&self, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
         let low = match pool {
             Some(pool) => {
-                if let Some(stack) = pool.take_warm() {
+                if let Some(stack) = pool.warm.pop() {
                     return Ok(stack);
+                }
+                {
+                    let mut shared = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+                    let rest = shared.stacks.len().saturating_sub(WARM_BATCH);
+                    let batch: Vec<ThreadStack> = shared.stacks.drain(rest..).collect();
+                    shared.low_water = shared.low_water.min(shared.stacks.len());
+                    drop(shared);
+                    pool.warm.stacks.extend(batch);
+                    if let Some(stack) = pool.warm.pop() {
+                        return Ok(stack);
+                    }
                 }
                 if pool.cold.is_empty() {
                     let mut cold = self.cold.lock().unwrap_or_else(|e| e.into_inner());
@@ -190,7 +213,12 @@ impl StackAllocator {
                 }
                 pool.cold.pop()
             }
-            None => self.cold.lock().unwrap_or_else(|e| e.into_inner()).pop(),
+            None => {
+                if let Some(stack) = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+                    return Ok(stack);
+                }
+                self.cold.lock().unwrap_or_else(|e| e.into_inner()).pop()
+            }
         };
         match low {
             Some(low) => Ok(self.slot(low)),
@@ -315,48 +343,73 @@ impl StackAllocator {
     }
 }
 
+/// Warm stacks (pages still in memory), most recently used on top, with
+/// the fewest held since the last decay step.
+#[derive(Default)]
+struct WarmList {
+    stacks: Vec<ThreadStack>,
+    low_water: usize,
+}
+
+impl WarmList {
+    fn pop(&mut self) -> Option<ThreadStack> {
+        let stack = self.stacks.pop()?;
+        self.low_water = self.low_water.min(self.stacks.len());
+        Some(stack)
+    }
+
+    /// Takes out half of the stacks that were not needed since the last
+    /// step (the oldest: they are at the bottom) for release.
+    fn decay(&mut self) -> Vec<ThreadStack> {
+        let release = self.low_water.div_ceil(2);
+        let released = self.stacks.drain(..release).collect();
+        self.low_water = self.stacks.len();
+        released
+    }
+}
+
 /// A worker's own stacks: warm ones with their pages in memory, and a few
 /// cold slots taken from the shared list in a batch.
 pub struct StackPool {
-    warm: Vec<ThreadStack>,
+    warm: WarmList,
     cold: Vec<usize>,
-    /// The fewest warm stacks held since the last decay step.
-    low_water: usize,
 }
 
 impl StackPool {
     pub fn new() -> Self {
-        StackPool { warm: Vec::new(), cold: Vec::new(), low_water: 0 }
+        StackPool { warm: WarmList::default(), cold: Vec::new() }
     }
 
-    fn take_warm(&mut self) -> Option<ThreadStack> {
-        let stack = self.warm.pop()?;
-        self.low_water = self.low_water.min(self.warm.len());
-        Some(stack)
-    }
-
-    /// Takes back the stack of a finished thread.
-    pub fn give_back(&mut self, stack: ThreadStack) {
-        if stack.pooled {
-            self.warm.push(stack);
+    /// Takes back the stack of a finished thread; beyond `LOCAL_WARM_MAX`,
+    /// passes the older half on to the shared warm list, where threads
+    /// spawned on other workers find them.
+    pub fn give_back(&mut self, stack: ThreadStack, allocator: &StackAllocator) {
+        if !stack.pooled {
+            return;
+        }
+        self.warm.stacks.push(stack);
+        if self.warm.stacks.len() > LOCAL_WARM_MAX {
+            let half: Vec<ThreadStack> = self.warm.stacks.drain(..LOCAL_WARM_MAX / 2).collect();
+            self.warm.low_water = self.warm.low_water.min(self.warm.stacks.len());
+            let mut shared = allocator.warm.lock().unwrap_or_else(|e| e.into_inner());
+            shared.stacks.extend(half);
         }
     }
 
-    /// Whether a decay step would release anything.
-    pub fn has_surplus(&self) -> bool {
-        self.low_water > 0
+    /// Whether a decay step would release anything here or in the shared
+    /// warm list.
+    pub fn has_surplus(&self, allocator: &StackAllocator) -> bool {
+        self.warm.low_water > 0 || allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).low_water > 0
     }
 
     /// One step of the slow decay: releases half of the warm stacks that were
-    /// not needed since the previous step.
+    /// not needed since the previous step, here and in the shared list.
     pub fn decay(&mut self, allocator: &StackAllocator) {
-        let release = self.low_water.div_ceil(2);
-        if release > 0 {
-            // The oldest stacks are at the bottom of the LIFO pool.
-            let released: Vec<ThreadStack> = self.warm.drain(..release).collect();
+        let mut released = self.warm.decay();
+        released.extend(allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).decay());
+        if !released.is_empty() {
             allocator.release(released);
         }
-        self.low_water = self.warm.len();
     }
 }
 
@@ -374,16 +427,29 @@ mod tests {
         let mut pool = StackPool::new();
         let a = alloc.allocate(None, Some(&mut pool)).unwrap();
         let a_low = a.low;
-        pool.give_back(a);
+        pool.give_back(a, &alloc);
         let b = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(b.low, a_low, "a warm stack is reused first");
-        pool.give_back(b);
+        pool.give_back(b, &alloc);
         pool.decay(&alloc); // sets the low-water mark: 1 unused
-        assert!(pool.has_surplus());
+        assert!(pool.has_surplus(&alloc));
         pool.decay(&alloc); // releases it
-        assert!(pool.warm.is_empty());
+        assert!(pool.warm.stacks.is_empty());
         let c = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(c.low, a_low, "a released slot is reused cold");
+    }
+
+    #[test]
+    fn a_worker_with_many_warm_stacks_shares_them() {
+        let alloc = StackAllocator::new(probe_guard_mode(), 16 * 1024);
+        let (mut finishing, mut spawning) = (StackPool::new(), StackPool::new());
+        let stacks: Vec<_> = (0..LOCAL_WARM_MAX + 1).map(|_| alloc.allocate(None, None).unwrap()).collect();
+        let lows: std::collections::HashSet<usize> = stacks.iter().map(|s| s.low).collect();
+        for s in stacks {
+            finishing.give_back(s, &alloc);
+        }
+        let reused = alloc.allocate(None, Some(&mut spawning)).unwrap();
+        assert!(lows.contains(&reused.low), "another worker's warm stack is reused");
     }
 
     #[test]

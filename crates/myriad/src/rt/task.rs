@@ -16,6 +16,7 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use corosensei::{Coroutine, Yielder};
 
@@ -77,8 +78,9 @@ unsafe impl Send for Task {}
 static UNNAMED: &str = "<unnamed>";
 
 impl Task {
-    pub fn new(name: Option<String>, coroutine: TaskCoroutine, guard: (usize, usize)) -> Task {
-        Task {
+    /// A new task; every `Task` lives in an `Arc` (see `arc`).
+    pub fn new(name: Option<String>, coroutine: TaskCoroutine, guard: (usize, usize)) -> Arc<Task> {
+        Arc::new(Task {
             id: ThreadId::new(),
             name: name.map(String::into_boxed_str),
             guard,
@@ -87,6 +89,18 @@ impl Task {
             worker: AtomicUsize::new(NOT_STARTED),
             coroutine: UnsafeCell::new(Some(coroutine)),
             own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
+        })
+    }
+
+    /// Another `Arc` to this task.
+    pub fn arc(&self) -> Arc<Task> {
+        let ptr: *const Task = self;
+        // SAFETY: tasks are only created by `Task::new`, inside an `Arc`, so
+        // `self` is the contents of a live `Arc` (count ≥ 1 while `&self`
+        // exists) and `ptr` is what `Arc::as_ptr` returns for it.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
         }
     }
 
@@ -98,6 +112,26 @@ impl Task {
     pub fn running_stack(&self) -> RunningStack {
         let name = self.name.as_deref().unwrap_or(UNNAMED);
         RunningStack { guard_low: self.guard.0, guard_high: self.guard.1, name: name.as_ptr(), name_len: name.len() }
+    }
+
+    /// The reference a blocked task holds to itself, for whoever ended its
+    /// wait to queue it.
+    ///
+    /// A blocked thread may be reachable from nowhere else (a detached
+    /// thread parked forever); like Go, myriad then leaks it rather than
+    /// dropping a suspended coroutine. So blocking leaks one reference
+    /// (`worker::suspend_blocked` and the worker loop) and waking takes it
+    /// back, exactly once, because exactly one waker ends a wait episode.
+    ///
+    /// # Safety
+    ///
+    /// The caller must have just ended the task's current wait episode
+    /// (won `WaitState::end`), and must queue the returned `Arc`.
+    pub unsafe fn take_blocked_ref(&self) -> Arc<Task> {
+        // SAFETY: the task is inside an `Arc` (see `arc`) and, being in a
+        // wait episode, holds one leaked reference, which the caller's win
+        // makes theirs alone.
+        unsafe { Arc::from_raw(self as *const Task) }
     }
 
     /// The worker this task is pinned to, or `NOT_STARTED`.

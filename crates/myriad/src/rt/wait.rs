@@ -168,7 +168,8 @@ impl Wake {
             Waiter::Task(task) => {
                 let won = task.wait.end(self.epoch, outcome);
                 if won {
-                    worker::schedule(task.clone());
+                    // SAFETY: we just ended the episode, and queue the task.
+                    worker::schedule(unsafe { task.take_blocked_ref() });
                 }
                 won
             }
@@ -180,10 +181,10 @@ impl Wake {
 /// Blocks the calling thread until the `Wake` passed to `register` is used
 /// or `deadline` passes. See the module comment.
 pub fn block(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
-    match worker::current_task() {
-        Some(task) => worker::block_task(&task, false, deadline, register),
+    worker::with_current_task(|task| match task {
+        Some(task) => worker::block_task(task, deadline, register),
         None => block_os(deadline, register),
-    }
+    })
 }
 
 fn block_os(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
@@ -217,28 +218,33 @@ fn block_os(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
 }
 
 /// `park` for the running myriad thread `task`, with std's token semantics.
-pub fn park_task(task: &Arc<Task>, deadline: Option<Instant>) {
+pub fn park_task(task: &Task, deadline: Option<Instant>) {
     if task.token.swap(false, Ordering::Acquire) {
         return;
     }
-    worker::block_task(task, true, deadline, |wake| {
-        // An `unpark` that came before the wait began (and so saw no parked
-        // epoch) left the token set: end the wait at once.
-        if task.token.load(Ordering::SeqCst) {
-            wake.wake();
-        }
-    });
+    let epoch = task.wait.begin(true);
+    if let Some(deadline) = deadline {
+        worker::add_timer(deadline, Wake::for_task(task.arc(), epoch));
+    }
+    // An `unpark` that came before the wait began (and so saw no parked
+    // epoch) left the token set: end the wait at once.
+    if task.token.load(Ordering::SeqCst) && task.wait.end(epoch, Woken::Woken) {
+        // SAFETY: we just ended the episode, and queue the task.
+        worker::schedule(unsafe { task.take_blocked_ref() });
+    }
+    worker::suspend_blocked(task);
     task.token.store(false, Ordering::Release);
 }
 
 /// `unpark` for a myriad thread.
-pub fn unpark_task(task: &Arc<Task>) {
+pub fn unpark_task(task: &Task) {
     if task.token.swap(true, Ordering::SeqCst) {
         return;
     }
     if let Some(epoch) = task.wait.parked_epoch() {
         if task.wait.end(epoch, Woken::Woken) {
-            worker::schedule(task.clone());
+            // SAFETY: we just ended the episode, and queue the task.
+            worker::schedule(unsafe { task.take_blocked_ref() });
         }
     }
 }

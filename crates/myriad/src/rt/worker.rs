@@ -187,28 +187,25 @@ pub fn local() -> Option<&'static Local> {
 
 /// The myriad thread running on this OS thread, if any.
 pub fn current_task() -> Option<Arc<Task>> {
-    let local = local()?;
-    let ptr = local.running.get();
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: `running` points to the task the worker is resuming; the worker
-    // holds an `Arc` to it for the whole resume, so the count is positive and
-    // the pointer came from `Arc::as_ptr`.
-    unsafe {
-        Arc::increment_strong_count(ptr);
-        Some(Arc::from_raw(ptr))
-    }
+    with_current_task(|task| task.map(Task::arc))
 }
 
 /// Runs `f` with the running myriad thread, without touching its count.
 pub fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     let task = local().and_then(|local| {
-        // SAFETY: as in `current_task`; the reference does not outlive the
-        // resume because the running thread is the caller.
+        // SAFETY: `running` points to the task the worker is resuming, and
+        // the worker holds an `Arc` to it for the whole resume; the caller
+        // is that task (or the worker itself, when it is null), so the
+        // reference cannot outlive the resume.
         unsafe { local.running.get().as_ref() }
     });
     f(task)
+}
+
+/// What the stack-overflow handler needs about the running myriad thread.
+/// Async-signal-safe: reads a const thread-local and immutable task fields.
+pub fn running_stack() -> Option<super::overflow::RunningStack> {
+    with_current_task(|task| task.map(Task::running_stack))
 }
 
 /// Makes a woken, started thread runnable on the worker it is pinned to.
@@ -221,8 +218,14 @@ pub fn schedule(task: Arc<Task>) {
     }
 }
 
-/// Queues a new thread: on this worker if called from one (stolen by idle
-/// workers if it has a backlog), else in the injector for any worker.
+/// Queues a new thread: on this worker if called from one, else in the
+/// injector for any worker.
+///
+/// Idle workers steal from a worker's queue only when it holds two or more
+/// threads, so a thread that spawns one child and joins it finds the child
+/// still here (running it costs a switch; another worker would cost a
+/// cross-core wake-up, 15–20 µs on our VMs). A lone child waits until its
+/// spawner blocks or yields.
 pub fn place(rt: &'static Runtime, task: Arc<Task>) {
     match local() {
         Some(local) => {
@@ -241,21 +244,36 @@ pub fn place(rt: &'static Runtime, task: Arc<Task>) {
 }
 
 /// Blocks the running myriad thread `task` (see `wait::block`).
-pub fn block_task(task: &Arc<Task>, in_park: bool, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
-    let local = local().expect("a running myriad thread is on a worker");
-    let epoch = task.wait.begin(in_park);
-    let wake = Wake::for_task(task.clone(), epoch);
+pub fn block_task(task: &Task, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    let epoch = task.wait.begin(false);
+    let wake = Wake::for_task(task.arc(), epoch);
     if let Some(deadline) = deadline {
-        local.timers.borrow_mut().insert(deadline, wake.clone());
+        add_timer(deadline, wake.clone());
     }
     register(wake);
+    suspend_blocked(task);
+    task.wait.outcome()
+}
+
+/// Ends the running thread's current wait episode at `deadline`.
+pub fn add_timer(deadline: Instant, wake: Wake) {
+    let local = local().expect("a running myriad thread is on a worker");
+    local.timers.borrow_mut().insert(deadline, wake);
+}
+
+/// Gives up the worker until the running thread `task`, which has begun a
+/// wait episode, is woken — or, while it unwinds, waits without giving up
+/// the worker (see the module comment).
+pub fn suspend_blocked(task: &Task) {
     if std::thread::panicking() {
-        local.wait_inline(task);
+        // The reference the blocked task holds to itself (see
+        // `Task::take_blocked_ref`); the worker loop leaks it otherwise.
+        std::mem::forget(task.arc());
+        local().expect("a running myriad thread is on a worker").wait_inline(task);
     } else {
         // SAFETY: `task` is the thread running on this stack.
         unsafe { task.switch_out(Switch::Blocked) };
     }
-    task.wait.outcome()
 }
 
 /// Lets the other runnable threads of this worker run first.
@@ -326,20 +344,19 @@ impl Local {
             self.shared.counters.started.bump();
         }
         self.running.set(Arc::as_ptr(&task));
-        overflow::set_running(Some(task.running_stack()));
         // SAFETY: this worker dequeued the task, so it is its scheduler; the
         // reference is dropped before the task can be queued again.
         let coroutine = unsafe { task.coroutine() };
         let result = coroutine.as_mut().expect("a queued thread has not finished").resume(());
-        overflow::set_running(None);
         self.running.set(std::ptr::null());
         self.shared.counters.switches.bump();
         match result {
-            CoroutineResult::Yield(Switch::Blocked) => {}
+            // The blocked task keeps this reference (`Task::take_blocked_ref`).
+            CoroutineResult::Yield(Switch::Blocked) => std::mem::forget(task),
             CoroutineResult::Yield(Switch::Yielded) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Return(()) => {
                 let stack = coroutine.take().expect("just returned").into_stack();
-                self.stacks.borrow_mut().give_back(stack);
+                self.stacks.borrow_mut().give_back(stack, &self.rt.stacks);
                 self.shared.counters.finished.bump();
             }
         }
@@ -381,6 +398,9 @@ impl Local {
             let n = self.rt.workers.len();
             for k in 1..n {
                 let other = &self.rt.workers[(self.shared.index + k) % n];
+                if other.stealer.len() < 2 {
+                    continue;
+                }
                 match other.stealer.steal_batch_and_pop(&self.unstarted) {
                     Steal::Success(task) => {
                         self.shared.counters.steals.bump();
@@ -403,11 +423,11 @@ impl Local {
         // Look once more after announcing sleep (see the module comment).
         let work = self.shared.has_mail.load(Ordering::SeqCst)
             || !self.rt.injector.is_empty()
-            || self.rt.workers.iter().any(|w| !w.stealer.is_empty());
+            || self.rt.workers.iter().any(|w| w.stealer.len() >= 2);
         if !work {
             let now = Instant::now();
             let mut deadline = self.timers.borrow().next_deadline();
-            if self.stacks.borrow().has_surplus() {
+            if self.stacks.borrow().has_surplus(&self.rt.stacks) {
                 let decay = self.next_decay.get();
                 deadline = Some(deadline.map_or(decay, |d| d.min(decay)));
             }
@@ -422,7 +442,7 @@ impl Local {
     /// Blocks `task`, the running thread, without giving up the worker:
     /// handles wake-ups, timers and IO events until `task` is queued, and
     /// dequeues it.
-    fn wait_inline(&self, task: &Arc<Task>) {
+    fn wait_inline(&self, task: &Task) {
         loop {
             let mut ready = self.ready.borrow_mut();
             self.shared.take_mail(&mut ready);
@@ -431,7 +451,7 @@ impl Local {
             // Whoever ended the wait queued the task exactly once: here, or
             // in the inbox that was just emptied into `ready`.
             let mut ready = self.ready.borrow_mut();
-            if let Some(at) = ready.iter().position(|t| Arc::ptr_eq(t, task)) {
+            if let Some(at) = ready.iter().position(|t| std::ptr::eq(Arc::as_ptr(t), task)) {
                 ready.remove(at);
                 return;
             }

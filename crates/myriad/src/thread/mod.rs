@@ -184,10 +184,10 @@ pub fn current() -> Thread {
 /// assert_eq!(parked.join().unwrap(), "unparked");
 /// ```
 pub fn park() {
-    match worker::current_task() {
-        Some(task) => wait::park_task(&task, None),
+    worker::with_current_task(|task| match task {
+        Some(task) => wait::park_task(task, None),
         None => std::thread::park(),
-    }
+    })
 }
 
 /// As [`park`], but returns after `dur` at the latest.
@@ -199,10 +199,10 @@ pub fn park() {
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
 pub fn park_timeout(dur: Duration) {
-    match worker::current_task() {
-        Some(task) => wait::park_task(&task, Instant::now().checked_add(dur)),
+    worker::with_current_task(|task| match task {
+        Some(task) => wait::park_task(task, Instant::now().checked_add(dur)),
         None => std::thread::park_timeout(dur),
-    }
+    })
 }
 
 /// Puts the calling thread to sleep for at least `dur`.
@@ -235,7 +235,7 @@ pub fn sleep(dur: Duration) {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    if worker::current_task().is_none() {
+    if worker::with_current_task(|task| task.is_none()) {
         let now = Instant::now();
         if deadline > now {
             std::thread::sleep(deadline - now);
