@@ -40,4 +40,5 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod rt;
+pub mod sync;
 pub mod thread;

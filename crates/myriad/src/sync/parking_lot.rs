@@ -1,0 +1,286 @@
+//! The parking lot: wait queues keyed by address, for every thread kind.
+//!
+//! # Why
+//!
+//! A lock or a once-cell should be one small atomic word, yet a thread that
+//! finds it taken must wait somewhere. Rather than give every primitive its
+//! own queue, waiters are kept in a global hash table keyed by the address
+//! of what they wait on (the scheme of WebKit's and the `parking_lot`
+//! crate's parking lots). The waiting itself goes through the runtime's one
+//! primitive, `rt::wait::block`, so a parked myriad thread frees its worker
+//! and a parked OS thread sleeps on its condition variable; either kind can
+//! unpark the other.
+//!
+//! # How
+//!
+//! The table has `BUCKETS` cache-padded buckets; each is a short-held
+//! `std::sync::Mutex` around a queue of `(addr, Wake, slot)` entries. No
+//! blocking call is made while a bucket lock is held, so the lock is held
+//! for a few dozen instructions at most.
+//!
+//! `park(addr, validate, deadline)` blocks the caller; inside `block`'s
+//! `register` step it locks the bucket, runs `validate` (is the primitive
+//! still in the state that makes waiting right?) and, if it holds, queues an
+//! entry carrying the `Wake`. Because `validate` runs under the same lock
+//! that `unpark_*` takes, a waker that changes the primitive's state and then
+//! unparks either makes `validate` fail or finds the entry: no lost wake-up.
+//!
+//! Each entry points at a `Slot` on the parked thread's stack. An unparker
+//! removes the entry, writes a *token* (e.g. "the lock is handed to you")
+//! into the slot and clears `queued`, all under the bucket lock, and only
+//! then, after unlocking, uses the `Wake`. The parked thread does not return
+//! (and so does not free its slot) while `queued` is set: after waking it
+//! looks at `queued`, and if it is still set (the deadline passed first) it
+//! takes the bucket lock and removes its entry itself. A timed-out thread
+//! whose entry was already removed reports the unpark instead, so handed-over
+//! tokens are never lost.
+//!
+//! The queues are `VecDeque`s whose capacity stays with the bucket: once
+//! warm, parking allocates nothing. Uncontended locks never come here at all.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+use crate::rt::wait::{self, Wake};
+
+const BUCKET_BITS: u32 = 10;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// The token an unpark passes when it has nothing special to say.
+pub(crate) const TOKEN_NORMAL: usize = 0;
+/// The token meaning "what you waited for was handed over to you".
+pub(crate) const TOKEN_HANDOFF: usize = 1;
+
+/// How a `park` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParkResult {
+    /// An `unpark_*` woke the thread and passed this token.
+    Unparked(usize),
+    /// `validate` returned false; the thread did not wait.
+    Invalid,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// What an `unpark_one` found, passed to its callback under the bucket lock.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct UnparkResult {
+    /// Whether a thread was unparked.
+    pub unparked: bool,
+    /// Whether more threads are still parked on the same address.
+    pub have_more: bool,
+    /// Whether it is time to be fair (hand a lock over instead of letting a
+    /// running thread barge in): true every half millisecond or so per
+    /// bucket, as in `parking_lot`'s eventual fairness.
+    pub be_fair: bool,
+}
+
+/// Lives on the parked thread's stack for the duration of one `park`.
+struct Slot {
+    /// Set while the entry pointing here is in a queue.
+    queued: AtomicBool,
+    token: AtomicUsize,
+}
+
+struct Entry {
+    addr: usize,
+    wake: Wake,
+    slot: *const Slot,
+}
+
+// SAFETY: `slot` is only dereferenced under the bucket lock while the entry
+// is queued, and the thread owning the `Slot` does not leave `park` while
+// its entry is queued (see the module comment); the `Slot`'s fields are
+// atomics, so any thread may access them.
+unsafe impl Send for Entry {}
+
+struct Queue {
+    entries: VecDeque<Entry>,
+    /// When the next unpark should be fair (see `UnparkResult::be_fair`).
+    fair_at: Option<Instant>,
+    seed: u32,
+}
+
+struct Bucket {
+    queue: StdMutex<Queue>,
+}
+
+impl Bucket {
+    const fn new(seed: u32) -> Bucket {
+        Bucket { queue: StdMutex::new(Queue { entries: VecDeque::new(), fair_at: None, seed }) }
+    }
+
+    fn lock(&self) -> StdMutexGuard<'_, Queue> {
+        // No user code runs under a bucket lock, so it cannot be poisoned in
+        // a way that matters; keep going if it is.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+static TABLE: [CachePadded<Bucket>; BUCKETS] = [const { CachePadded::new(Bucket::new(0x9E37_79B9)) }; BUCKETS];
+
+fn bucket(addr: usize) -> &'static Bucket {
+    // Fibonacci hashing of the address.
+    let hash = (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS);
+    &TABLE[hash as usize]
+}
+
+impl Queue {
+    /// Whether this unpark should be fair, and schedules the next fair one.
+    fn fair_due(&mut self) -> bool {
+        let now = Instant::now();
+        let due = self.fair_at.is_some_and(|at| now >= at);
+        if due || self.fair_at.is_none() {
+            // xorshift32: a jitter of 0..1 ms, as parking_lot does.
+            let mut x = self.seed;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            self.seed = x;
+            self.fair_at = Some(now + Duration::from_nanos(u64::from(x % 1_000_000)));
+        }
+        due
+    }
+}
+
+/// Parks the calling thread on `addr` if `validate` (run under the bucket
+/// lock, so it must not park or unpark) returns true, until an `unpark_*`
+/// on `addr` or `deadline`.
+pub(crate) fn park(addr: usize, validate: impl FnOnce() -> bool, deadline: Option<Instant>) -> ParkResult {
+    let bucket = bucket(addr);
+    let slot = Slot { queued: AtomicBool::new(false), token: AtomicUsize::new(TOKEN_NORMAL) };
+    let mut invalid = false;
+    wait::block(deadline, |wake| {
+        let mut queue = bucket.lock();
+        if !validate() {
+            drop(queue);
+            invalid = true;
+            wake.wake();
+            return;
+        }
+        slot.queued.store(true, Ordering::Relaxed);
+        queue.entries.push_back(Entry { addr, wake, slot: &slot });
+    });
+    if invalid {
+        return ParkResult::Invalid;
+    }
+    if slot.queued.load(Ordering::Acquire) {
+        let mut queue = bucket.lock();
+        if slot.queued.load(Ordering::Relaxed) {
+            // Nobody unparked us: the deadline passed. Leave the queue before
+            // the slot goes away.
+            if let Some(at) = queue.entries.iter().position(|e| std::ptr::eq(e.slot, &slot)) {
+                queue.entries.remove(at);
+            }
+            slot.queued.store(false, Ordering::Relaxed);
+            return ParkResult::TimedOut;
+        }
+    }
+    ParkResult::Unparked(slot.token.load(Ordering::Acquire))
+}
+
+/// Takes entry `at` out of `queue`, giving its thread `token`; returns the
+/// `Wake` to use once the bucket lock is released.
+fn release(queue: &mut Queue, at: usize, token: usize) -> Wake {
+    let entry = queue.entries.remove(at).expect("index from a search of this queue");
+    // SAFETY: the entry was queued until just now and we hold the bucket
+    // lock, so its thread is still inside `park` and the slot is alive.
+    let slot = unsafe { &*entry.slot };
+    slot.token.store(token, Ordering::Relaxed);
+    // After this store the parked thread may return and free the slot; it
+    // is not touched again.
+    slot.queued.store(false, Ordering::Release);
+    entry.wake
+}
+
+/// Unparks the longest-waiting thread parked on `addr`, if any. `callback`
+/// runs under the bucket lock with what was found (also when nothing was)
+/// and returns the token for the unparked thread.
+pub(crate) fn unpark_one(addr: usize, callback: impl FnOnce(UnparkResult) -> usize) -> UnparkResult {
+    let bucket = bucket(addr);
+    let mut queue = bucket.lock();
+    let Some(at) = queue.entries.iter().position(|e| e.addr == addr) else {
+        let result = UnparkResult::default();
+        callback(result);
+        return result;
+    };
+    let have_more = queue.entries.iter().skip(at + 1).any(|e| e.addr == addr);
+    let be_fair = queue.fair_due();
+    let result = UnparkResult { unparked: true, have_more, be_fair };
+    let token = callback(result);
+    let wake = release(&mut queue, at, token);
+    drop(queue);
+    wake.wake();
+    result
+}
+
+/// Unparks every thread parked on `addr`, giving each `token`; returns how
+/// many.
+pub(crate) fn unpark_all(addr: usize, token: usize) -> usize {
+    let bucket = bucket(addr);
+    let mut queue = bucket.lock();
+    let mut wakes = Vec::new();
+    let mut at = 0;
+    while at < queue.entries.len() {
+        if queue.entries[at].addr == addr {
+            wakes.push(release(&mut queue, at, token));
+        } else {
+            at += 1;
+        }
+    }
+    drop(queue);
+    for wake in &wakes {
+        wake.wake();
+    }
+    wakes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+    use std::sync::Arc;
+
+    #[test]
+    fn invalid_park_returns_at_once() {
+        let x = 0u8;
+        assert_eq!(park(&x as *const u8 as usize, || false, None), ParkResult::Invalid);
+    }
+
+    #[test]
+    fn park_times_out() {
+        let x = 0u8;
+        let start = Instant::now();
+        let r = park(&x as *const u8 as usize, || true, Some(start + Duration::from_millis(5)));
+        assert_eq!(r, ParkResult::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(5));
+    }
+
+    #[test]
+    fn unpark_passes_token_across_thread_kinds() {
+        let flag = Arc::new(AtomicU32::new(0));
+        let addr = Arc::as_ptr(&flag) as usize;
+        let f = flag.clone();
+        let h = crate::thread::spawn(move || {
+            let r = park(addr, || f.load(Ordering::Relaxed) == 0, None);
+            assert!(matches!(r, ParkResult::Unparked(7) | ParkResult::Invalid));
+        });
+        loop {
+            let r = unpark_one(addr, |r| {
+                if r.unparked {
+                    flag.store(1, Ordering::Relaxed);
+                }
+                7
+            });
+            if r.unparked || h.is_finished() {
+                break;
+            }
+            crate::thread::yield_now();
+        }
+        h.join().unwrap();
+    }
+}
