@@ -39,6 +39,9 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod blocking;
 pub mod rt;
 pub mod sync;
 pub mod thread;
+
+pub use blocking::blocking;

@@ -2,6 +2,7 @@
 //! environment variables.
 
 use std::io;
+use std::time::Duration;
 
 use super::stack::{probe_guard_mode, GuardMode};
 use super::Runtime;
@@ -46,6 +47,8 @@ pub struct Builder {
     workers: Option<usize>,
     stack_size: Option<usize>,
     stack_guard: Option<StackGuard>,
+    blocking_threads: Option<usize>,
+    stall_threshold: Option<Duration>,
 }
 
 impl Builder {
@@ -70,6 +73,22 @@ impl Builder {
     /// How stack guards are made (`MYRIAD_STACK_GUARD`).
     pub fn stack_guard(mut self, guard: StackGuard) -> Builder {
         self.stack_guard = Some(guard);
+        self
+    }
+
+    /// Most OS threads the offload pool of [`crate::blocking`] may run at
+    /// once (`MYRIAD_BLOCKING_THREADS`; default 512). Beyond it, blocking
+    /// calls queue.
+    pub fn blocking_threads(mut self, threads: usize) -> Builder {
+        self.blocking_threads = Some(threads.max(1));
+        self
+    }
+
+    /// How long a worker may go without coming back to its scheduler before
+    /// the stall monitor reports it and moves work around it
+    /// (`MYRIAD_STALL_MS`, in milliseconds; default 10 ms).
+    pub fn stall_threshold(mut self, threshold: Duration) -> Builder {
+        self.stall_threshold = Some(threshold);
         self
     }
 
@@ -100,6 +119,8 @@ pub struct Config {
     pub workers: usize,
     pub stack_size: usize,
     pub guard: GuardMode,
+    pub blocking_threads: usize,
+    pub stall_threshold: Duration,
 }
 
 impl Config {
@@ -117,7 +138,14 @@ impl Config {
             StackGuard::Madvise => GuardMode::Madvise,
             StackGuard::Mprotect => GuardMode::Mprotect,
         };
-        Config { workers, stack_size, guard }
+        let blocking_threads =
+            builder.blocking_threads.or_else(|| env_usize("MYRIAD_BLOCKING_THREADS")).unwrap_or(512).max(1);
+        let stall_threshold = builder
+            .stall_threshold
+            .or_else(|| env_usize("MYRIAD_STALL_MS").map(|ms| Duration::from_millis(ms as u64)))
+            .unwrap_or(Duration::from_millis(10))
+            .max(Duration::from_micros(100));
+        Config { workers, stack_size, guard, blocking_threads, stall_threshold }
     }
 }
 

@@ -23,6 +23,8 @@ pub struct WorkerMetrics {
     pub steals: u64,
     /// Times this worker went to sleep for lack of work.
     pub sleeps: u64,
+    /// Times the stall monitor found this worker stalled by one thread.
+    pub stalls: u64,
 }
 
 /// A snapshot of the runtime's counters, from [`metrics`].
@@ -32,6 +34,12 @@ pub struct Metrics {
     pub workers: Vec<WorkerMetrics>,
     /// Threads spawned from OS threads (outside any worker).
     pub spawned_from_os_threads: u64,
+    /// OS threads in the offload pool of [`crate::blocking`].
+    pub blocking_threads: usize,
+    /// Blocking calls waiting for a pool thread.
+    pub blocking_queued: usize,
+    /// Blocking calls completed.
+    pub blocking_completed: u64,
 }
 
 impl Metrics {
@@ -43,6 +51,11 @@ impl Metrics {
     /// Threads spawned and not yet ended.
     pub fn threads_alive(&self) -> u64 {
         self.threads_spawned().saturating_sub(self.workers.iter().map(|w| w.finished).sum())
+    }
+
+    /// Stalls detected on all workers.
+    pub fn stalls(&self) -> u64 {
+        self.workers.iter().map(|w| w.stalls).sum()
     }
 
     /// Context switches on all workers.
@@ -60,9 +73,10 @@ impl Metrics {
 /// ```
 pub fn metrics() -> Metrics {
     let Ok(rt) = Runtime::get() else { return Metrics::default() };
+    let pool = rt.offload.stats();
     Metrics {
         workers: rt
-            .workers
+            .workers()
             .iter()
             .map(|w| WorkerMetrics {
                 spawned: w.counters.spawned.get(),
@@ -71,8 +85,12 @@ pub fn metrics() -> Metrics {
                 context_switches: w.counters.switches.get(),
                 steals: w.counters.steals.get(),
                 sleeps: w.counters.sleeps.get(),
+                stalls: w.counters.stalls.load(Ordering::Relaxed),
             })
             .collect(),
         spawned_from_os_threads: rt.spawned_from_os.load(Ordering::Relaxed),
+        blocking_threads: pool.threads,
+        blocking_queued: pool.queued,
+        blocking_completed: pool.completed,
     }
 }

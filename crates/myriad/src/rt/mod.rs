@@ -10,6 +10,8 @@
 //! | `MYRIAD_WORKERS` | worker OS threads | available parallelism |
 //! | `MYRIAD_STACK_SIZE` | bytes of stack per thread | 256 KiB |
 //! | `MYRIAD_STACK_GUARD` | `madvise`, `mprotect` or `auto` | `auto` |
+//! | `MYRIAD_BLOCKING_THREADS` | cap of the offload pool of [`crate::blocking`] | 512 |
+//! | `MYRIAD_STALL_MS` | stall monitor threshold, milliseconds | 10 |
 //!
 //! A value set through [`Builder`] wins over the environment.
 //!
@@ -25,6 +27,8 @@
 
 mod config;
 mod metrics;
+mod monitor;
+pub(crate) mod offload;
 mod overflow;
 mod panic_hook;
 mod poller;
@@ -38,6 +42,7 @@ pub(crate) mod worker;
 use std::io;
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
@@ -50,20 +55,30 @@ use task::{Task, TaskCoroutine};
 use worker::WorkerShared;
 
 pub(crate) struct Runtime {
-    pub workers: Box<[WorkerShared]>,
+    /// All workers that may ever run: the configured ones, then spares that
+    /// the stall monitor starts when every running worker is stalled.
+    workers: Box<[WorkerShared]>,
+    /// How many of `workers` have been started (only grows).
+    active: AtomicUsize,
+    pub stall_threshold: Duration,
     pub injector: Injector<Arc<Task>>,
     pub stacks: StackAllocator,
     /// Workers asleep in their poller.
     pub idle_workers: AtomicUsize,
     pub spawned_from_os: AtomicU64,
+    pub offload: offload::OffloadPool,
     /// The workers' own deques, until their threads take them.
-    deques: Mutex<Vec<Deque<Arc<Task>>>>,
+    deques: Mutex<Vec<Option<Deque<Arc<Task>>>>>,
 }
 
 /// The configuration, settled by `Builder::start` or by first use.
 static RUNTIME_CONFIG: OnceLock<Config> = OnceLock::new();
 static RUNTIME: OnceLock<Result<Runtime, (io::ErrorKind, String)>> = OnceLock::new();
 static LAUNCHED: OnceLock<()> = OnceLock::new();
+
+/// Most workers (configured plus spares) a runtime has; it has
+/// `4 × configured + 8` up to this.
+const MAX_WORKERS: usize = 256;
 
 impl Runtime {
     /// The runtime, started on first use.
@@ -96,31 +111,58 @@ impl Runtime {
         raise_open_file_limit();
         overflow::install_handler();
         panic_hook::install();
-        let mut workers = Vec::with_capacity(config.workers);
-        let mut deques = Vec::with_capacity(config.workers);
-        for index in 0..config.workers {
+        let most = (4 * config.workers + 8).min(MAX_WORKERS).max(config.workers);
+        let mut workers = Vec::with_capacity(most);
+        let mut deques = Vec::with_capacity(most);
+        for index in 0..most {
             let deque = Deque::new_lifo();
             workers.push(WorkerShared::new(index, deque.stealer(), poller::Poller::new()?));
-            deques.push(deque);
+            deques.push(Some(deque));
         }
         Ok(Runtime {
             stacks: StackAllocator::new(config.guard, config.stack_size),
             workers: workers.into_boxed_slice(),
+            active: AtomicUsize::new(0),
+            stall_threshold: config.stall_threshold,
             injector: Injector::new(),
             idle_workers: AtomicUsize::new(0),
             spawned_from_os: AtomicU64::new(0),
+            offload: offload::OffloadPool::new(config.blocking_threads),
             deques: Mutex::new(deques),
         })
     }
 
     fn launch(&'static self) {
-        let deques = std::mem::take(&mut *self.deques.lock().unwrap_or_else(|e| e.into_inner()));
-        for (index, deque) in deques.into_iter().enumerate() {
-            std::thread::Builder::new()
-                .name(format!("myriad-worker-{index}"))
-                .spawn(move || worker::Local::new(self, index, deque).run())
-                .expect("cannot start a myriad worker OS thread");
+        let configured = RUNTIME_CONFIG.get().map_or(1, |c| c.workers);
+        for _ in 0..configured {
+            if let Err(err) = self.start_worker() {
+                panic!("cannot start a myriad worker OS thread: {err}");
+            }
         }
+        monitor::start(self);
+    }
+
+    /// The workers that have been started.
+    pub fn workers(&self) -> &[WorkerShared] {
+        &self.workers[..self.active.load(Ordering::Acquire)]
+    }
+
+    /// Starts the next spare worker; false if there is none left.
+    pub fn start_worker(&'static self) -> io::Result<bool> {
+        let mut deques = self.deques.lock().unwrap_or_else(|e| e.into_inner());
+        let index = self.active.load(Ordering::Acquire);
+        let Some(deque) = deques.get_mut(index).and_then(Option::take) else { return Ok(false) };
+        // Counted before it runs: its threads must find it in `workers()`.
+        self.active.store(index + 1, Ordering::Release);
+        let started = std::thread::Builder::new()
+            .name(format!("myriad-worker-{index}"))
+            .spawn(move || worker::Local::new(self, index, deque).run());
+        if let Err(err) = started {
+            // Nothing can have been queued on a worker that never ran.
+            self.active.store(index, Ordering::Release);
+            return Err(err);
+        }
+        Ok(true)
     }
 
     /// Wakes one sleeping worker, if any, to take new work. `must` asks for
@@ -133,7 +175,7 @@ impl Runtime {
         if self.idle_workers.load(if must { Ordering::SeqCst } else { Ordering::Relaxed }) == 0 {
             return;
         }
-        for w in self.workers.iter() {
+        for w in self.workers() {
             if w.wake_if_sleeping() {
                 return;
             }

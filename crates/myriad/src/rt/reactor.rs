@@ -98,18 +98,18 @@ impl Registration {
     /// OS thread, with a worker chosen by descriptor number).
     fn new(fd: RawFd) -> io::Result<Registration> {
         let rt = Runtime::get()?;
-        let worker = worker::local().map_or((fd as usize) % rt.workers.len(), |local| local.index());
+        let worker = worker::local().map_or((fd as usize) % rt.workers().len(), |local| local.index());
         let source =
             Arc::new(Source { readiness: AtomicU32::new(0), readers: Mutex::new(None), writers: Mutex::new(None) });
         let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
         let data = Arc::into_raw(source.clone()) as u64;
-        if let Err(err) = rt.workers[worker].poller.add(fd, flags as u32, data) {
+        if let Err(err) = rt.workers()[worker].poller.add(fd, flags as u32, data) {
             // SAFETY: the pointer came from `Arc::into_raw` just above and
             // epoll did not take it.
             drop(unsafe { Arc::from_raw(data as *const Source) });
             return Err(err);
         }
-        rt.workers[worker].registered();
+        rt.workers()[worker].registered();
         Ok(Registration { fd, worker, source })
     }
 
@@ -146,7 +146,7 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let Ok(rt) = Runtime::get() else { return };
-        let shared = &rt.workers[self.worker];
+        let shared = &rt.workers()[self.worker];
         shared.poller.delete(self.fd);
         // The epoll instance's reference is released by the worker (see the
         // module comment).

@@ -92,6 +92,8 @@ pub struct WorkerCounters {
     pub switches: Counter,
     pub steals: Counter,
     pub sleeps: Counter,
+    /// Written by the stall monitor, hence a real atomic counter.
+    pub stalls: AtomicU64,
 }
 
 /// The part of a worker other threads can reach.
@@ -102,8 +104,15 @@ pub struct WorkerShared {
     stealer: Stealer<Arc<Task>>,
     sleeping: AtomicBool,
     pub poller: Poller,
+    /// Held while `poller` is waited on and its events dispatched (by the
+    /// worker, or by the stall monitor while the worker is stalled).
+    poll_lock: Mutex<()>,
     /// Descriptors registered with `poller`.
     registrations: AtomicUsize,
+    /// Id of the thread running now (0: none), for the stall monitor.
+    pub running_id: AtomicU64,
+    /// When the current stall began (ns since `monitor::epoch`), or 0.
+    pub stalled_since: AtomicU64,
     /// Sources removed from `poller`, to release before its next wait.
     retired: Mutex<Vec<usize>>,
     pub counters: WorkerCounters,
@@ -118,10 +127,59 @@ impl WorkerShared {
             stealer,
             sleeping: AtomicBool::new(false),
             poller,
+            poll_lock: Mutex::new(()),
             registrations: AtomicUsize::new(0),
+            running_id: AtomicU64::new(0),
+            stalled_since: AtomicU64::new(0),
             retired: Mutex::new(Vec::new()),
             counters: WorkerCounters::default(),
         }
+    }
+
+    /// Whether the stall monitor found this worker stalled.
+    pub fn is_stalled(&self) -> bool {
+        self.stalled_since.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether an idle worker may take unstarted threads from this one:
+    /// only a backlog, unless this worker is stalled (see `place`).
+    pub fn has_unstarted(&self) -> bool {
+        !self.stealer.is_empty()
+    }
+
+    fn has_stealable(&self) -> bool {
+        let len = self.stealer.len();
+        len >= 2 || (len == 1 && self.is_stalled())
+    }
+
+    pub fn is_sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::Relaxed)
+    }
+
+    /// Waits for IO events, wake-ups or `timeout`, and dispatches the
+    /// events (making their threads runnable). `try_only`: give up at once
+    /// if someone else is polling.
+    pub fn poll(&self, timeout: Option<Duration>, try_only: bool) {
+        let _guard = if try_only {
+            match self.poll_lock.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return,
+            }
+        } else {
+            self.poll_lock.lock().unwrap_or_else(|e| e.into_inner())
+        };
+        let retired = std::mem::take(&mut *self.retired.lock().unwrap_or_else(|e| e.into_inner()));
+        // SAFETY: every event of the previous wait on this poller has been
+        // dispatched (under `poll_lock`), so nothing can name these sources.
+        unsafe { reactor::release_retired(retired) };
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
+        let n = self.poller.wait(timeout, &mut events);
+        reactor::dispatch(&events[..n]);
+    }
+
+    /// Whether this worker has descriptors registered.
+    pub fn has_registrations(&self) -> bool {
+        self.registrations.load(Ordering::Relaxed) > 0
     }
 
     /// Counts a descriptor added to this worker's poller.
@@ -217,7 +275,7 @@ pub fn schedule(task: Arc<Task>) {
     debug_assert_ne!(worker, NOT_STARTED, "only started threads block");
     match local() {
         Some(local) if local.shared.index == worker => local.ready.borrow_mut().push_back(task),
-        _ => Runtime::get_started().workers[worker].post(task),
+        _ => Runtime::get_started().workers()[worker].post(task),
     }
 }
 
@@ -291,7 +349,7 @@ impl Local {
     pub fn new(rt: &'static Runtime, index: usize, unstarted: Deque<Arc<Task>>) -> Local {
         Local {
             rt,
-            shared: &rt.workers[index],
+            shared: &rt.workers()[index],
             ready: RefCell::new(VecDeque::new()),
             unstarted,
             timers: RefCell::new(Timers::new()),
@@ -305,18 +363,6 @@ impl Local {
     /// This worker's number.
     pub fn index(&self) -> usize {
         self.shared.index
-    }
-
-    /// Waits for IO events, wake-ups or `timeout`, and dispatches the
-    /// events (making their threads runnable).
-    fn poll(&self, timeout: Option<Duration>) {
-        let retired = std::mem::take(&mut *self.shared.retired.lock().unwrap_or_else(|e| e.into_inner()));
-        // SAFETY: every event of the previous wait has been dispatched, so
-        // nothing can name these sources any more.
-        unsafe { reactor::release_retired(retired) };
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
-        let n = self.shared.poller.wait(timeout, &mut events);
-        reactor::dispatch(&events[..n]);
     }
 
     /// The worker loop. Never returns.
@@ -347,12 +393,17 @@ impl Local {
             self.shared.counters.started.bump();
         }
         self.running.set(Arc::as_ptr(&task));
+        self.shared.running_id.store(task.id.as_u64().get(), Ordering::Relaxed);
         // SAFETY: this worker dequeued the task, so it is its scheduler; the
         // reference is dropped before the task can be queued again.
         let coroutine = unsafe { task.coroutine() };
         let result = coroutine.as_mut().expect("a queued thread has not finished").resume(());
         self.running.set(std::ptr::null());
+        self.shared.running_id.store(0, Ordering::Relaxed);
         self.shared.counters.switches.bump();
+        if self.shared.is_stalled() {
+            super::monitor::stall_ended(self.shared, &task);
+        }
         match result {
             // The blocked task keeps this reference (`Task::take_blocked_ref`).
             CoroutineResult::Yield(Switch::Blocked) => std::mem::forget(task),
@@ -371,8 +422,8 @@ impl Local {
         let mut ready = self.ready.borrow_mut();
         self.shared.take_mail(&mut ready);
         drop(ready);
-        if self.shared.registrations.load(Ordering::Relaxed) > 0 {
-            self.poll(Some(Duration::ZERO));
+        if self.shared.has_registrations() {
+            self.shared.poll(Some(Duration::ZERO), false);
         }
         let now = Instant::now();
         self.timers.borrow_mut().fire(now);
@@ -398,10 +449,11 @@ impl Local {
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
-            let n = self.rt.workers.len();
+            let workers = self.rt.workers();
+            let n = workers.len();
             for k in 1..n {
-                let other = &self.rt.workers[(self.shared.index + k) % n];
-                if other.stealer.len() < 2 {
+                let other = &workers[(self.shared.index + k) % n];
+                if !other.has_stealable() {
                     continue;
                 }
                 match other.stealer.steal_batch_and_pop(&self.unstarted) {
@@ -424,7 +476,7 @@ impl Local {
     fn work_arrived(&self) -> bool {
         self.shared.has_mail.load(Ordering::SeqCst)
             || !self.rt.injector.is_empty()
-            || self.rt.workers.iter().any(|w| w.stealer.len() >= 2)
+            || self.rt.workers().iter().any(WorkerShared::has_stealable)
     }
 
     fn sleep(&self) {
@@ -452,7 +504,7 @@ impl Local {
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(now));
             self.shared.counters.sleeps.bump();
-            self.poll(timeout);
+            self.shared.poll(timeout, false);
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
         self.rt.idle_workers.fetch_sub(1, Ordering::SeqCst);
@@ -478,7 +530,7 @@ impl Local {
             self.shared.sleeping.store(true, Ordering::SeqCst);
             if !self.shared.has_mail.load(Ordering::SeqCst) {
                 let timeout = self.timers.borrow().next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
-                self.poll(timeout);
+                self.shared.poll(timeout, false);
             }
             self.shared.sleeping.store(false, Ordering::SeqCst);
         }

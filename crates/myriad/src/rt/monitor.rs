@@ -1,0 +1,135 @@
+//! The stall monitor: notices a worker that has not come back to its
+//! scheduler for longer than the threshold, and keeps the rest of the
+//! program going around it.
+//!
+//! A myriad thread that calls `std::thread::sleep`, `std::net`, a blocking
+//! C function, or computes for long blocks its whole worker: the threads
+//! pinned there wait (they cannot move, see `worker.rs`). Everything else
+//! must not. Every `threshold / 2` the monitor (one OS thread) compares each
+//! worker's switch counter with its last look. A worker that is running a
+//! thread and has not switched for `threshold` is *stalled*:
+//!
+//! * it is marked, which lets idle workers steal even a single unstarted
+//!   thread from it (normally they steal only a backlog), and an idle
+//!   worker is woken to do so;
+//! * IO readiness on its poller keeps being dispatched by the monitor, for
+//!   threads on other workers whose descriptors happen to be registered
+//!   there;
+//! * if every running worker is stalled and work is waiting, a spare
+//!   worker is started;
+//! * it is reported once through `log` (worker, thread id, time so far)
+//!   and counted; when the thread finally gives the worker back, the
+//!   worker reports the thread's name and the stall's total length.
+//!
+//! What a user should do about a report: run the call through
+//! [`crate::blocking`], use `myriad::net`/`myriad::sync` instead of std's
+//! blocking types, and call `thread::yield_now` in long computations.
+
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::task::Task;
+use super::worker::WorkerShared;
+use super::Runtime;
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn nanos_since_epoch(t: Instant) -> u64 {
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    (t.saturating_duration_since(epoch).as_nanos() as u64).max(1)
+}
+
+fn instant_of(nanos: u64) -> Instant {
+    *EPOCH.get_or_init(Instant::now) + Duration::from_nanos(nanos)
+}
+
+pub fn start(rt: &'static Runtime) {
+    EPOCH.get_or_init(Instant::now);
+    let started = std::thread::Builder::new().name("myriad-monitor".into()).spawn(move || run(rt));
+    if let Err(err) = started {
+        log::error!("myriad: cannot start the stall monitor thread: {err}; stalled workers will not be detected");
+    }
+}
+
+/// The monitor's view of one worker.
+#[derive(Clone, Copy)]
+struct Seen {
+    switches: u64,
+    since: Instant,
+}
+
+fn run(rt: &'static Runtime) -> ! {
+    let threshold = rt.stall_threshold;
+    let busy_period = threshold / 2;
+    let mut period = busy_period;
+    let mut seen: Vec<Seen> = Vec::new();
+    loop {
+        std::thread::sleep(period);
+        let now = Instant::now();
+        let workers = rt.workers();
+        seen.resize(workers.len(), Seen { switches: 0, since: now });
+        let mut stalled = 0;
+        let mut all_asleep = true;
+        for (w, seen) in workers.iter().zip(seen.iter_mut()) {
+            let switches = w.counters.switches.get();
+            let running = w.running_id.load(Ordering::Relaxed);
+            all_asleep &= w.is_sleeping();
+            if switches != seen.switches || running == 0 {
+                *seen = Seen { switches, since: now };
+                continue;
+            }
+            let stalled_for = now - seen.since;
+            if stalled_for < threshold {
+                continue;
+            }
+            stalled += 1;
+            if !w.is_stalled() {
+                w.stalled_since.store(nanos_since_epoch(seen.since), Ordering::Relaxed);
+                w.counters.stalls.fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "myriad: worker {} has been running thread id {} for {:?} without coming back to its \
+                     scheduler; new work goes to other workers meanwhile. Blocking calls belong in \
+                     myriad::blocking, IO in myriad::net, and long computations should call \
+                     thread::yield_now",
+                    w.index,
+                    running,
+                    stalled_for
+                );
+                rt.wake_idle_worker(true);
+            }
+            if w.has_registrations() {
+                w.poll(Some(Duration::ZERO), true);
+            }
+        }
+        if stalled > 0 && stalled == workers.len() && work_is_waiting(rt) {
+            match rt.start_worker() {
+                Ok(true) => log::warn!("myriad: every worker is stalled; started worker {}", workers.len()),
+                Ok(false) => {}
+                Err(err) => log::error!("myriad: every worker is stalled and a spare cannot start: {err}"),
+            }
+        }
+        // Back off while nothing runs, as Go's sysmon does.
+        period = if all_asleep { (period * 2).min(Duration::from_millis(50)).max(busy_period) } else { busy_period };
+    }
+}
+
+fn work_is_waiting(rt: &Runtime) -> bool {
+    !rt.injector.is_empty() || rt.workers().iter().any(WorkerShared::has_unstarted)
+}
+
+/// Called by a stalled worker when its thread `task` gives it back.
+pub fn stall_ended(worker: &WorkerShared, task: &Task) {
+    let since = worker.stalled_since.swap(0, Ordering::Relaxed);
+    if since == 0 {
+        return;
+    }
+    let held = Instant::now().saturating_duration_since(instant_of(since));
+    log::warn!(
+        "myriad: thread '{}' ({:?}) held worker {} for {:?} without yielding",
+        task.name().unwrap_or("<unnamed>"),
+        task.id,
+        worker.index,
+        held
+    );
+}
