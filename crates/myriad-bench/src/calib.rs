@@ -1,0 +1,58 @@
+//! Calibrated trials: a fixed warm-up, then several timed trials of equal
+//! length, each giving one sample in nanoseconds per operation.
+//!
+//! Written as a small state machine (`next` / `record`) rather than a
+//! closure runner so that async peers (tokio) can drive it from a task.
+
+use std::time::Duration;
+
+/// Drives warm-up and trials for one workload.
+pub struct Calib {
+    warm_target: Duration,
+    trial_target: Duration,
+    trials: usize,
+    ops_per_iter: f64,
+    iters: u64,
+    warmed: bool,
+    samples: Vec<f64>,
+}
+
+impl Calib {
+    /// `ops_per_iter`: operations one iteration counts for (2 for a
+    /// ping-pong round trip, which is two one-way handoffs).
+    pub fn new(warm_target: Duration, trial_target: Duration, trials: usize, ops_per_iter: f64) -> Calib {
+        Calib { warm_target, trial_target, trials, ops_per_iter, iters: 1, warmed: false, samples: Vec::new() }
+    }
+
+    /// The number of iterations to time next, or `None` when done.
+    pub fn next(&self) -> Option<u64> {
+        (self.samples.len() < self.trials).then_some(self.iters)
+    }
+
+    /// Records how long `iters` iterations took.
+    pub fn record(&mut self, iters: u64, elapsed: Duration) {
+        if !self.warmed {
+            // Warm-up: double until one run lasts the warm-up target, then
+            // size trials to the trial target.
+            if elapsed >= self.warm_target || iters >= 1 << 32 {
+                self.warmed = true;
+                let per_iter = elapsed.as_secs_f64() / iters as f64;
+                self.iters = ((self.trial_target.as_secs_f64() / per_iter.max(1e-12)) as u64).max(1);
+            } else {
+                self.iters = iters * 2;
+            }
+            return;
+        }
+        self.samples.push(elapsed.as_nanos() as f64 / (iters as f64 * self.ops_per_iter));
+    }
+
+    /// Iterations per trial (after warm-up).
+    pub fn iters(&self) -> u64 {
+        self.iters
+    }
+
+    /// Nanoseconds per operation, one per trial.
+    pub fn samples(&self) -> Vec<f64> {
+        self.samples.clone()
+    }
+}

@@ -1,0 +1,143 @@
+//! The child side: one system, one workload, results as lines on stdout.
+//!
+//! `myriad-bench --child SYSTEM WORKLOAD N ROUNDS WARM_MS TRIAL_MS TRIALS`
+
+use std::time::Duration;
+
+use crate::calib::Calib;
+use crate::systems::{may_sys, myriad_sys, std_sys, tokio_sys};
+
+/// Every system configuration the bench knows: (id, label).
+pub const SYSTEMS: &[(&str, &str)] = &[
+    ("myriad", "myriad"),
+    ("myriad-1w", "myriad, 1 worker"),
+    ("myriad-os", "myriad, spawned from main OS thread"),
+    ("std", "std::thread"),
+    ("std-1core", "std::thread, pinned to 1 core"),
+    ("tokio-mt", "tokio multi-thread"),
+    ("tokio-ct", "tokio current-thread"),
+    ("may", "may"),
+    ("may-1w", "may, 1 worker"),
+];
+
+/// The label of a system id.
+pub fn label(id: &str) -> &'static str {
+    SYSTEMS.iter().find(|(i, _)| *i == id).map_or("?", |(_, l)| l)
+}
+
+/// The workloads a child can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    SpawnJoin,
+    Handoff,
+    Bulk,
+}
+
+impl Workload {
+    pub fn id(self) -> &'static str {
+        match self {
+            Workload::SpawnJoin => "spawn-join",
+            Workload::Handoff => "handoff",
+            Workload::Bulk => "bulk",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Workload> {
+        [Workload::SpawnJoin, Workload::Handoff, Workload::Bulk].into_iter().find(|w| w.id() == s)
+    }
+}
+
+/// Arguments of one child run.
+#[derive(Clone, Debug)]
+pub struct ChildArgs {
+    pub system: String,
+    pub workload: Workload,
+    pub n: usize,
+    pub rounds: usize,
+    pub warm_ms: u64,
+    pub trial_ms: u64,
+    pub trials: usize,
+}
+
+impl ChildArgs {
+    /// The command-line arguments that run this child.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "--child".into(),
+            self.system.clone(),
+            self.workload.id().into(),
+            self.n.to_string(),
+            self.rounds.to_string(),
+            self.warm_ms.to_string(),
+            self.trial_ms.to_string(),
+            self.trials.to_string(),
+        ]
+    }
+
+    /// Parses the arguments after `--child`.
+    pub fn parse(args: &[String]) -> Result<ChildArgs, String> {
+        if args.len() != 7 {
+            return Err(format!("--child takes 7 arguments, got {}", args.len()));
+        }
+        let num = |i: usize| args[i].parse::<u64>().map_err(|e| format!("argument {}: {e}", args[i]));
+        let system = args[0].clone();
+        if !SYSTEMS.iter().any(|(id, _)| *id == system) {
+            return Err(format!("unknown system {system}"));
+        }
+        Ok(ChildArgs {
+            system,
+            workload: Workload::parse(&args[1]).ok_or_else(|| format!("unknown workload {}", args[1]))?,
+            n: num(2)? as usize,
+            rounds: num(3)? as usize,
+            warm_ms: num(4)?,
+            trial_ms: num(5)?,
+            trials: num(6)? as usize,
+        })
+    }
+}
+
+/// Runs one child and returns (the process then exits).
+pub fn run(a: &ChildArgs) {
+    let ops = if a.workload == Workload::Handoff { 2.0 } else { 1.0 };
+    let cal = Calib::new(Duration::from_millis(a.warm_ms), Duration::from_millis(a.trial_ms), a.trials, ops);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (n, rounds) = (a.n, a.rounds);
+    match a.system.as_str() {
+        "myriad" | "myriad-1w" | "myriad-os" => {
+            myriad_sys::start(if a.system == "myriad-1w" { 1 } else { cores });
+            let from_os = a.system == "myriad-os";
+            match a.workload {
+                Workload::SpawnJoin => myriad_sys::spawn_join(cal, from_os),
+                Workload::Handoff => myriad_sys::handoff(cal),
+                Workload::Bulk => myriad_sys::bulk(n, rounds, from_os),
+            }
+        }
+        "std" | "std-1core" => {
+            if a.system == "std-1core" {
+                std_sys::pin_to_one_core();
+            }
+            match a.workload {
+                Workload::SpawnJoin => std_sys::spawn_join(cal),
+                Workload::Handoff => std_sys::handoff(cal),
+                Workload::Bulk => std_sys::bulk(n, rounds),
+            }
+        }
+        "tokio-mt" | "tokio-ct" => {
+            let rt = tokio_sys::runtime(a.system == "tokio-mt");
+            match a.workload {
+                Workload::SpawnJoin => tokio_sys::spawn_join(&rt, cal),
+                Workload::Handoff => tokio_sys::handoff(&rt, cal),
+                Workload::Bulk => tokio_sys::bulk(&rt, n, rounds),
+            }
+        }
+        "may" | "may-1w" => {
+            may_sys::start(if a.system == "may-1w" { 1 } else { cores });
+            match a.workload {
+                Workload::SpawnJoin => may_sys::spawn_join(cal),
+                Workload::Handoff => may_sys::handoff(cal),
+                Workload::Bulk => may_sys::bulk(n, rounds),
+            }
+        }
+        other => unreachable!("system {other} was checked in parse"),
+    }
+}

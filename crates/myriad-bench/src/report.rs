@@ -1,0 +1,281 @@
+//! Collected results and the Markdown report.
+
+use std::fmt::Write;
+
+use crate::child::{label, Workload};
+use crate::stats::{summarize, Summary};
+
+/// One bulk round as the parent sees it, divided by N.
+#[derive(Clone, Copy, Debug)]
+pub struct Round {
+    pub ns_per_thread: f64,
+    /// Of that, spawning until all were parked.
+    pub up_ns_per_thread: f64,
+    pub rss_per_thread: f64,
+    pub kernel_per_thread: f64,
+    pub maps_per_thread: f64,
+}
+
+/// A calibrated per-operation workload on one system.
+#[derive(Clone, Debug)]
+pub struct PerOp {
+    pub workload: Workload,
+    pub system: String,
+    /// ns per operation, one per trial; or the failure.
+    pub result: Result<Vec<f64>, String>,
+}
+
+/// Bulk parked threads at one N on one system.
+#[derive(Clone, Debug)]
+pub struct BulkPoint {
+    pub system: String,
+    pub n: usize,
+    /// Round 0 of each fresh process.
+    pub cold: Vec<Round>,
+    /// Later rounds of the same processes.
+    pub warm: Vec<Round>,
+    pub failure: Option<String>,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    pub command: String,
+    pub machine: Vec<(String, String)>,
+    pub warnings: Vec<String>,
+    pub per_op: Vec<PerOp>,
+    pub bulk: Vec<BulkPoint>,
+    pub elapsed_s: f64,
+    pub sizes: Vec<usize>,
+    pub bulk_systems: Vec<String>,
+}
+
+/// Nanoseconds, readably.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if ns < 1_000_000.0 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{:.1} ms", ns / 1e6)
+    }
+}
+
+/// Bytes with thousands separators.
+pub fn fmt_bytes(b: f64) -> String {
+    format!("{} B", group(b.round() as i64))
+}
+
+/// An integer with thousands separators.
+pub fn group(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn fmt_ratio(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.2}")
+    }
+}
+
+fn median(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = v.collect();
+    summarize(&v).map(|s| s.median)
+}
+
+impl BulkPoint {
+    pub fn cold_summary(&self) -> Option<Summary> {
+        summarize(&self.cold.iter().map(|r| r.ns_per_thread).collect::<Vec<_>>())
+    }
+    pub fn warm_summary(&self) -> Option<Summary> {
+        summarize(&self.warm.iter().map(|r| r.ns_per_thread).collect::<Vec<_>>())
+    }
+    /// Median memory per thread (RSS, kernel, maps) over the cold or warm rounds.
+    pub fn memory(&self, warm: bool) -> Option<(f64, f64, f64)> {
+        let rounds = if warm { &self.warm } else { &self.cold };
+        Some((
+            median(rounds.iter().map(|r| r.rss_per_thread))?,
+            median(rounds.iter().map(|r| r.kernel_per_thread))?,
+            median(rounds.iter().map(|r| r.maps_per_thread))?,
+        ))
+    }
+}
+
+struct Row {
+    workload: String,
+    system: String,
+    summary: Option<Summary>,
+    failure: Option<usize>,
+    reference: Option<f64>,
+    mem: Option<(f64, f64, f64)>,
+}
+
+impl Results {
+    fn rows(&self) -> (Vec<Row>, Vec<String>) {
+        let mut rows = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
+        let fail = |msg: &str, failures: &mut Vec<String>| {
+            failures.push(msg.to_string());
+            failures.len()
+        };
+        for (w, name) in [
+            (Workload::SpawnJoin, "spawn+join, sequential (per op)"),
+            (Workload::Handoff, "one-way handoff, ping-pong"),
+        ] {
+            let reference = self
+                .per_op
+                .iter()
+                .find(|p| p.workload == w && p.system == "myriad")
+                .and_then(|p| p.result.as_ref().ok())
+                .and_then(|s| summarize(s))
+                .map(|s| s.median);
+            for p in self.per_op.iter().filter(|p| p.workload == w) {
+                let (summary, failure) = match &p.result {
+                    Ok(s) => (summarize(s), None),
+                    Err(e) => (None, Some(fail(&format!("{} {}: {e}", label(&p.system), name), &mut failures))),
+                };
+                rows.push(Row {
+                    workload: name.into(),
+                    system: label(&p.system).into(),
+                    summary,
+                    failure,
+                    reference,
+                    mem: None,
+                });
+            }
+        }
+        for &n in &self.sizes {
+            for warm in [false, true] {
+                let myriad = self.bulk.iter().find(|b| b.system == "myriad" && b.n == n);
+                let reference = myriad.and_then(|b| if warm { b.warm_summary() } else { b.cold_summary() }).map(|s| s.median);
+                for b in self.bulk.iter().filter(|b| b.n == n) {
+                    let summary = if warm { b.warm_summary() } else { b.cold_summary() };
+                    let failure = match (&b.failure, warm) {
+                        (Some(e), false) => {
+                            Some(fail(&format!("{} at N = {}: {e}", label(&b.system), group(n as i64)), &mut failures))
+                        }
+                        _ => None,
+                    };
+                    if warm && summary.is_none() {
+                        continue;
+                    }
+                    rows.push(Row {
+                        workload: format!("N = {} parked, {}", group(n as i64), if warm { "warm" } else { "cold" }),
+                        system: label(&b.system).into(),
+                        summary,
+                        failure,
+                        reference,
+                        mem: b.memory(warm),
+                    });
+                }
+            }
+        }
+        (rows, failures)
+    }
+
+    /// The results table (Markdown), followed by the failures it refers to.
+    pub fn table(&self) -> String {
+        let (rows, failures) = self.rows();
+        let mut t = String::new();
+        t.push_str("| workload | system | median | spread | n | ÷ myriad | RSS / thread | kernel / thread | maps / thread |\n");
+        t.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+        for r in &rows {
+            let (median, spread, n) = match &r.summary {
+                Some(s) => (
+                    fmt_ns(s.median),
+                    format!("{} {}–{}", if s.percentiles { "p10–p90" } else { "min–max" }, fmt_ns(s.lo), fmt_ns(s.hi)),
+                    s.n.to_string(),
+                ),
+                None => (String::new(), String::new(), String::new()),
+            };
+            let median = match r.failure {
+                Some(i) if r.summary.is_none() => format!("**failed** [{i}]"),
+                Some(i) => format!("{median}, then **failed** [{i}]"),
+                None => median,
+            };
+            let ratio = match (&r.summary, r.reference) {
+                (Some(s), Some(m)) if m > 0.0 => fmt_ratio(s.median / m),
+                _ => String::new(),
+            };
+            let (rss, kernel, maps) = match r.mem {
+                Some((rss, kernel, maps)) => (fmt_bytes(rss), fmt_bytes(kernel), format!("{maps:.3}")),
+                None => Default::default(),
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {} | {median} | {spread} | {n} | {ratio} | {rss} | {kernel} | {maps} |",
+                r.workload, r.system
+            );
+        }
+        if !failures.is_empty() {
+            t.push('\n');
+            for (i, f) in failures.iter().enumerate() {
+                let _ = writeln!(t, "[{}] {}  ", i + 1, f.replace('|', "\\|"));
+            }
+        }
+        t
+    }
+
+    /// The machine as a Markdown table.
+    pub fn machine_table(&self) -> String {
+        let mut t = String::from("| | |\n|---|---|\n");
+        for (k, v) in &self.machine {
+            let _ = writeln!(t, "| {k} | {v} |");
+        }
+        t
+    }
+
+    /// The whole report: command, machine, warnings, table, legend.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# myriad-bench results\n");
+        let _ = writeln!(s, "Command: `{}` (took {:.0} s).\n", self.command, self.elapsed_s);
+        for w in &self.warnings {
+            let _ = writeln!(s, "**Warning:** {w}\n");
+        }
+        let _ = writeln!(s, "## Machine\n\n{}", self.machine_table());
+        let _ = writeln!(s, "## Results\n\n{}", self.table());
+        s.push_str(LEGEND);
+        s
+    }
+}
+
+/// How to read the table.
+pub const LEGEND: &str = "
+How to read it:
+
+- **median** is per operation (spawn+join, one-way handoff) or per thread
+  (bulk: spawn N threads that each park on a gate, wait until all N are
+  parked, open the gate, wake and join all; time / N). **spread** is p10–p90
+  with ≥ 5 samples, min–max with fewer; **n** is the number of samples
+  (trials, or rounds for bulk). **÷ myriad** is this row's median divided by
+  myriad's in the same workload: above 1, myriad is faster.
+- **cold** is the first round in a fresh process (one process per sample);
+  **warm** is a later round in the same process.
+- Memory is the change from just before the first round to the moment all N
+  are parked, divided by N: **RSS** from `/proc/self/status`, **kernel**
+  from `Slab + PageTables + KernelStack` in `/proc/meminfo` (machine-wide,
+  so other processes add noise, and it can even be negative), **maps** from
+  the lines of `/proc/self/maps`. RSS includes the bench's own vector of N
+  join handles (8–24 B per thread).
+- myriad and may use one worker per core unless the row says 1 worker;
+  myriad spawns from a myriad thread (as a server's accept loop would)
+  unless the row says main OS thread; tokio spawns from inside a task.
+- Handoff primitives: myriad and std `park`/`unpark`, may coroutine
+  `park`/`unpark` (each with an atomic turn flag), tokio two `Notify`s.
+- Each configuration runs in its own child process (the bench re-executes
+  itself), so a peer that aborts only ends its child; its stderr is shown.
+";
