@@ -40,6 +40,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+pub mod net;
 pub mod rt;
 pub mod sync;
 pub mod thread;

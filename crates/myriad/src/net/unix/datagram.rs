@@ -1,0 +1,360 @@
+//! `UnixDatagram`: std's Unix datagram socket whose sends and receives park
+//! the calling thread.
+//!
+//! Why it exists and how it works: as `UdpSocket` (see `udp.rs`) for local
+//! datagrams. A send to a peer whose receive queue is full waits for
+//! writability (Linux reports it when the peer drains its queue), so it
+//! parks rather than fails, like std's blocking send.
+
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixDatagram as StdUnixDatagram;
+use std::path::Path;
+use std::time::Duration;
+
+use socket2::{Domain, SockAddr, Type};
+
+use super::{sock_addr, SocketAddr};
+use crate::net::socket::{fd_traits, Socket};
+
+/// A Unix datagram socket: [`std::os::unix::net::UnixDatagram`] whose
+/// blocking calls park only the calling myriad thread.
+///
+/// ```
+/// use myriad::net::unix::UnixDatagram;
+///
+/// let (a, b) = UnixDatagram::pair()?;
+/// a.send(b"datagram")?;
+/// let mut buf = [0; 16];
+/// let n = b.recv(&mut buf)?;
+/// assert_eq!(&buf[..n], b"datagram");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixDatagram {
+    inner: Socket,
+}
+
+impl UnixDatagram {
+    /// Creates a socket bound to the file system path `path`.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-dbind-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let socket = myriad::net::unix::UnixDatagram::bind(&path)?;
+    /// assert_eq!(socket.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        UnixDatagram::bind_sock(&SockAddr::unix(path)?)
+    }
+
+    /// Creates a socket bound to `addr` (a path or an abstract name).
+    ///
+    /// ```
+    /// use myriad::net::unix::{SocketAddr, UnixDatagram};
+    /// use std::os::linux::net::SocketAddrExt;
+    ///
+    /// let addr = SocketAddr::from_abstract_name(format!("myriad-doc-dba-{}", std::process::id()))?;
+    /// let socket = UnixDatagram::bind_addr(&addr)?;
+    /// assert!(socket.local_addr()?.as_abstract_name().is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        UnixDatagram::bind_sock(&sock_addr(addr)?)
+    }
+
+    fn bind_sock(addr: &SockAddr) -> io::Result<UnixDatagram> {
+        let socket = UnixDatagram::unbound()?;
+        socket.inner.sock().bind(addr)?;
+        Ok(socket)
+    }
+
+    /// Creates a socket bound to no address.
+    ///
+    /// ```
+    /// let socket = myriad::net::unix::UnixDatagram::unbound()?;
+    /// assert!(socket.local_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        let socket = socket2::Socket::new(Domain::UNIX, Type::DGRAM.nonblocking(), None)?;
+        Ok(UnixDatagram { inner: Socket::from_nonblocking(OwnedFd::from(socket)) })
+    }
+
+    /// A connected pair of sockets.
+    ///
+    /// ```
+    /// let (a, b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// b.send(b"1")?;
+    /// assert_eq!(a.recv(&mut [0; 4])?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = StdUnixDatagram::pair()?;
+        Ok((UnixDatagram::from(a), UnixDatagram::from(b)))
+    }
+
+    /// Connects the socket to the path `path`: `send` goes there, `recv`
+    /// takes datagrams only from there.
+    ///
+    /// ```
+    /// use myriad::net::unix::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-dconn-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.connect(&path)?;
+    /// client.send(b"hi")?;
+    /// assert_eq!(server.recv(&mut [0; 8])?, 2);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        self.inner.sock().connect(&SockAddr::unix(path)?)
+    }
+
+    /// Connects the socket to `addr` (a path or an abstract name).
+    ///
+    /// ```
+    /// use myriad::net::unix::{SocketAddr, UnixDatagram};
+    /// use std::os::linux::net::SocketAddrExt;
+    ///
+    /// let addr = SocketAddr::from_abstract_name(format!("myriad-doc-dca-{}", std::process::id()))?;
+    /// let server = UnixDatagram::bind_addr(&addr)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.connect_addr(&addr)?;
+    /// client.send(b"abc")?;
+    /// assert_eq!(server.recv(&mut [0; 8])?, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.inner.sock().connect(&sock_addr(addr)?)
+    }
+
+    /// Another handle to the same socket, starting with this handle's
+    /// timeouts.
+    ///
+    /// ```
+    /// let (a, b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// a.try_clone()?.send(b"c")?;
+    /// assert_eq!(b.recv(&mut [0; 4])?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram { inner: self.inner.try_clone()? })
+    }
+
+    /// The address this socket is bound to.
+    ///
+    /// ```
+    /// let socket = myriad::net::unix::UnixDatagram::unbound()?;
+    /// assert!(socket.local_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.with_std(|s: &StdUnixDatagram| s.local_addr())
+    }
+
+    /// The address of the connected peer.
+    ///
+    /// ```
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// assert!(a.peer_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.with_std(|s: &StdUnixDatagram| s.peer_addr())
+    }
+
+    /// Receives a datagram, waiting for one; returns its length and sender.
+    ///
+    /// ```
+    /// use myriad::net::unix::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-drf-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let a = UnixDatagram::bind(&path)?;
+    /// let b = UnixDatagram::unbound()?;
+    /// b.send_to(b"to a", &path)?;
+    /// let mut buf = [0; 8];
+    /// let (n, from) = a.recv_from(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"to a");
+    /// assert!(from.is_unnamed());
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read_op(|_| self.inner.with_std(|s: &StdUnixDatagram| s.recv_from(buf)))
+    }
+
+    /// Receives a datagram from the connected peer, waiting for one.
+    ///
+    /// ```
+    /// let (a, b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// let reader = myriad::thread::spawn(move || b.recv(&mut [0; 8]));
+    /// a.send(b"late")?;
+    /// assert_eq!(reader.join().unwrap()?, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_op(|_| self.inner.with_std(|s: &StdUnixDatagram| s.recv(buf)))
+    }
+
+    /// Sends `buf` to the socket at `path`.
+    ///
+    /// ```
+    /// use myriad::net::unix::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-dst-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let a = UnixDatagram::bind(&path)?;
+    /// assert_eq!(UnixDatagram::unbound()?.send_to(b"xyz", &path)?, 3);
+    /// assert_eq!(a.recv(&mut [0; 8])?, 3);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.inner.write_op(|_| self.inner.with_std(|s: &StdUnixDatagram| s.send_to(buf, path)))
+    }
+
+    /// Sends `buf` to `addr` (a path or an abstract name).
+    ///
+    /// ```
+    /// use myriad::net::unix::{SocketAddr, UnixDatagram};
+    /// use std::os::linux::net::SocketAddrExt;
+    ///
+    /// let addr = SocketAddr::from_abstract_name(format!("myriad-doc-dsta-{}", std::process::id()))?;
+    /// let a = UnixDatagram::bind_addr(&addr)?;
+    /// UnixDatagram::unbound()?.send_to_addr(b"ab", &addr)?;
+    /// assert_eq!(a.recv(&mut [0; 8])?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        let target = sock_addr(addr)?;
+        self.inner.write_op(|_| self.inner.sock().send_to(buf, &target))
+    }
+
+    /// Sends `buf` to the connected peer.
+    ///
+    /// ```
+    /// let (a, b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// assert_eq!(a.send(b"12")?, 2);
+    /// assert_eq!(b.recv(&mut [0; 4])?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write_op(|_| self.inner.with_std(|s: &StdUnixDatagram| s.send(buf)))
+    }
+
+    /// Sets the read timeout of this handle: a receive waiting longer fails
+    /// with `WouldBlock`. Zero is an `InvalidInput` error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// a.set_read_timeout(Some(Duration::from_millis(5)))?;
+    /// assert_eq!(a.recv(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.set_read_timeout(timeout)
+    }
+
+    /// Sets the write timeout of this handle.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// a.set_write_timeout(Some(Duration::from_secs(3)))?;
+    /// assert_eq!(a.write_timeout()?, Some(Duration::from_secs(3)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.set_write_timeout(timeout)
+    }
+
+    /// The read timeout of this handle.
+    ///
+    /// ```
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// assert_eq!(a.read_timeout()?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.read_timeout())
+    }
+
+    /// The write timeout of this handle.
+    ///
+    /// ```
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// assert_eq!(a.write_timeout()?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.inner.write_timeout())
+    }
+
+    /// With `true`, sends and receives on this handle fail with
+    /// `WouldBlock` instead of waiting.
+    ///
+    /// ```
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// assert_eq!(a.recv(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.inner.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    ///
+    /// ```
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// assert!(a.take_error()?.is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.sock().take_error()
+    }
+
+    /// Shuts down the read half, the write half or both; wakes threads
+    /// blocked on any clone.
+    ///
+    /// ```
+    /// use myriad::net::Shutdown;
+    ///
+    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
+    /// let reader = a.try_clone()?;
+    /// let blocked = myriad::thread::spawn(move || reader.recv(&mut [0; 4]));
+    /// a.shutdown(Shutdown::Read)?;
+    /// assert_eq!(blocked.join().unwrap()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let result = self.inner.with_std(|s: &StdUnixDatagram| s.shutdown(how));
+        self.inner.wake_waiters();
+        result
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("UnixDatagram");
+        if let Ok(addr) = self.local_addr() {
+            d.field("local", &addr);
+        }
+        d.field("fd", &self.inner.as_raw_fd()).finish()
+    }
+}
+
+fd_traits!(UnixDatagram, StdUnixDatagram);
