@@ -36,6 +36,7 @@ pub(crate) mod reactor;
 pub(crate) mod stack;
 pub(crate) mod task;
 mod timer;
+pub(crate) mod uring;
 pub(crate) mod wait;
 pub(crate) mod worker;
 

@@ -45,8 +45,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::io;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
@@ -58,11 +59,16 @@ use super::reactor;
 use super::stack::StackPool;
 use super::task::{Switch, Task, NOT_STARTED};
 use super::timer::Timers;
+use super::uring::Ring;
 use super::wait::{Wake, Woken};
 use super::Runtime;
 
 /// How often a busy worker looks outside its own queues.
 const OUTSIDE_EVERY: u32 = 61;
+/// The epoll token of a worker's io_uring completion eventfd (socket
+/// tokens are addresses, which never come this close to the top).
+const RING_TOKEN: u64 = u64::MAX - 1;
+
 /// How long a worker out of work spins before it sleeps.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
 /// How often warm stacks decay (see `stack.rs`).
@@ -109,6 +115,8 @@ pub struct WorkerShared {
     poll_lock: Mutex<()>,
     /// Descriptors registered with `poller`.
     registrations: AtomicUsize,
+    /// This worker's io_uring ring, created on first use.
+    ring: OnceLock<io::Result<Ring>>,
     /// Id of the thread running now (0: none), for the stall monitor.
     pub running_id: AtomicU64,
     /// When the current stall began (ns since `monitor::epoch`), or 0.
@@ -128,6 +136,7 @@ impl WorkerShared {
             sleeping: AtomicBool::new(false),
             poller,
             poll_lock: Mutex::new(()),
+            ring: OnceLock::new(),
             registrations: AtomicUsize::new(0),
             running_id: AtomicU64::new(0),
             stalled_since: AtomicU64::new(0),
@@ -173,8 +182,23 @@ impl WorkerShared {
         // dispatched (under `poll_lock`), so nothing can name these sources.
         unsafe { reactor::release_retired(retired) };
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
-        let n = self.poller.wait(timeout, &mut events);
+        let mut n = self.poller.wait(timeout, &mut events);
+        if let Some(at) = events[..n].iter().position(|e| e.u64 == RING_TOKEN) {
+            events.copy_within(at + 1..n, at);
+            n -= 1;
+            if let Some(Ok(ring)) = self.ring.get() {
+                ring.reap();
+            }
+        }
         reactor::dispatch(&events[..n]);
+    }
+
+    /// This worker's io_uring ring.
+    pub fn ring(&self) -> io::Result<&Ring> {
+        match self.ring.get_or_init(|| Ring::new(self, RING_TOKEN)) {
+            Ok(ring) => Ok(ring),
+            Err(err) => Err(io::Error::new(err.kind(), err.to_string())),
+        }
     }
 
     /// Whether this worker has descriptors registered.
@@ -363,6 +387,11 @@ impl Local {
     /// This worker's number.
     pub fn index(&self) -> usize {
         self.shared.index
+    }
+
+    /// This worker's io_uring ring.
+    pub fn ring(&self) -> io::Result<&Ring> {
+        self.shared.ring()
     }
 
     /// The worker loop. Never returns.

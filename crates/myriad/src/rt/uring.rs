@@ -1,0 +1,244 @@
+//! io_uring: file operations that park the calling myriad thread instead of
+//! blocking its worker.
+//!
+//! Regular files are always "ready" to epoll, yet a read can wait for the
+//! disk, so readiness polling does not help them. Each worker has its own
+//! ring, created on first use. A myriad thread puts one submission on its
+//! worker's ring, with the address of a completion slot on its own stack as
+//! user data, submits, and parks. The ring signals completions on an
+//! eventfd that sits in the worker's epoll instance, so the wait that
+//! covers timers, wake-ups and sockets covers files too; the worker then
+//! reaps the completion queue, writes each result into its slot and wakes
+//! the thread. The slot stays valid because its thread waits (with no
+//! deadline) until the completion has been delivered, and the buffers an
+//! operation names are borrowed by that same parked frame.
+//!
+//! Whether io_uring works is probed once, at first use: `io_uring_setup`
+//! can fail with `ENOSYS` (old kernel, seccomp) or `EPERM`
+//! (`kernel.io_uring_disabled`, container policy). `MYRIAD_IO_URING=0`
+//! turns it off. Without it, [`submit`] returns `None` and callers fall
+//! back to the offload pool (`crate::blocking`).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use io_uring::{squeue, IoUring};
+
+use super::wait::{self, Wake};
+use super::worker::{self, WorkerShared};
+
+/// Submission queue entries per worker ring.
+const RING_ENTRIES: u32 = 256;
+
+/// Operations completed through io_uring (for metrics).
+pub static OPERATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Whether io_uring can be used in this process.
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        if std::env::var("MYRIAD_IO_URING").is_ok_and(|v| v.trim() == "0") {
+            return false;
+        }
+        match IoUring::new(2) {
+            Ok(_) => true,
+            Err(err) => {
+                log::info!("myriad: io_uring is not available ({err}); file IO uses the offload pool");
+                false
+            }
+        }
+    })
+}
+
+/// A worker's ring and the eventfd its completions signal.
+pub struct Ring {
+    ring: Mutex<IoUring>,
+    eventfd: OwnedFd,
+}
+
+/// Where a completion goes: on the stack of the parked thread.
+struct Slot {
+    result: i32,
+    wake: Option<Wake>,
+}
+
+impl Ring {
+    /// A new ring whose completions are signalled to `worker`'s poller.
+    pub fn new(worker: &WorkerShared, token: u64) -> io::Result<Ring> {
+        let ring = IoUring::new(RING_ENTRIES)?;
+        // SAFETY: a plain syscall returning a new descriptor, owned from here.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned to us and is owned by nothing else.
+        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        ring.submitter().register_eventfd(eventfd.as_raw_fd())?;
+        worker.poller.add(eventfd.as_raw_fd(), (libc::EPOLLIN | libc::EPOLLET) as u32, token)?;
+        Ok(Ring { ring: Mutex::new(ring), eventfd })
+    }
+
+    /// Queues `entry` and hands the queue to the kernel. Fails only if the
+    /// entry could not be queued; once queued it will complete (a failed
+    /// hand-over leaves it queued for the next one, done by the next
+    /// operation or by `reap`).
+    fn push_and_submit(&self, entry: &squeue::Entry) -> io::Result<()> {
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY (for `push`): our caller keeps the entry's buffers and slot
+        // valid until its completion has been delivered.
+        while unsafe { ring.submission().push(entry) }.is_err() {
+            // The submission queue is full: hand it over and try again.
+            match ring.submit() {
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        for _ in 0..3 {
+            match ring.submit() {
+                Ok(_) => return Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // EBUSY: completions are backing up; deliver them first.
+                Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {
+                    drop(ring);
+                    self.reap();
+                    ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+                }
+                Err(err) => {
+                    log::warn!("myriad: io_uring submission deferred: {err}");
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers every completion waiting in the queue, and hands over
+    /// submissions a failed `submit` left queued.
+    pub fn reap(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads 8 bytes into a valid u64 from our non-blocking
+        // eventfd (resetting its counter; EAGAIN is fine).
+        unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut count).cast(), 8) };
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        for cqe in ring.completion() {
+            let slot = cqe.user_data() as *mut Slot;
+            // SAFETY: user data is the address of a `Slot` whose thread is
+            // parked until this completion wakes it (see the module
+            // comment); the `Wake` is taken before the result is written
+            // and used last, after which the slot is not touched.
+            let wake = unsafe {
+                let wake = (*slot).wake.take();
+                (*slot).result = cqe.result();
+                wake
+            };
+            OPERATIONS.fetch_add(1, Ordering::Relaxed);
+            if let Some(wake) = wake {
+                wake.wake();
+            }
+        }
+        if !ring.submission().is_empty() {
+            let _ = ring.submit();
+        }
+    }
+}
+
+/// Runs one io_uring operation for the calling myriad thread, parking it
+/// until the operation completes; returns the operation's result (a
+/// negative value is `-errno`, turned into an `io::Error`).
+///
+/// Returns `None` where io_uring cannot be used: on an OS thread, or when
+/// it is unavailable. The caller then does the operation another way.
+///
+/// # Safety
+///
+/// Every buffer and pointer `entry` names must stay valid until this
+/// returns (it returns only after the kernel has finished with them).
+pub unsafe fn submit(entry: squeue::Entry) -> Option<io::Result<i32>> {
+    if !available() {
+        return None;
+    }
+    let local = worker::local()?;
+    if worker::with_current_task(|task| task.is_none()) {
+        return None;
+    }
+    let ring = match local.ring() {
+        Ok(ring) => ring,
+        Err(err) => {
+            log::warn!("myriad: cannot set up an io_uring ring ({err}); using the offload pool");
+            return None;
+        }
+    };
+    let mut slot = Slot { result: 0, wake: None };
+    let slot_addr = &raw mut slot;
+    let mut refused = None;
+    wait::block(None, |wake| {
+        // SAFETY: nothing else touches the slot until the entry is pushed.
+        unsafe { (*slot_addr).wake = Some(wake) };
+        if let Err(err) = ring.push_and_submit(&entry.user_data(slot_addr as u64)) {
+            refused = Some(err);
+            // Never queued: wake ourselves with the error.
+            // SAFETY: the entry was not queued, so only we see the slot.
+            if let Some(wake) = unsafe { (*slot_addr).wake.take() } {
+                wake.wake();
+            }
+        }
+    });
+    if let Some(err) = refused {
+        return Some(Err(err));
+    }
+    let result = slot.result;
+    Some(if result < 0 { Err(io::Error::from_raw_os_error(-result)) } else { Ok(result) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use io_uring::{opcode, types};
+    use std::io::Write;
+
+    #[test]
+    fn a_myriad_thread_reads_and_writes_a_file_through_its_worker_ring() {
+        if !available() {
+            eprintln!("io_uring is not available here; nothing to test");
+            return;
+        }
+        let path = std::env::temp_dir().join(format!("myriad-uring-{}", std::process::id()));
+        std::fs::File::create(&path).unwrap().write_all(b"hello, ring").unwrap();
+        let p = path.clone();
+        let (read, wrote) = crate::thread::spawn(move || {
+            let file = std::fs::OpenOptions::new().read(true).write(true).open(&p).unwrap();
+            let fd = types::Fd(file.as_raw_fd());
+            let mut buf = [0u8; 32];
+            let entry = opcode::Read::new(fd, buf.as_mut_ptr(), buf.len() as u32).offset(7).build();
+            // SAFETY: `buf` outlives the call, which waits for completion.
+            let n = unsafe { submit(entry) }.expect("on a myriad thread").unwrap() as usize;
+            let data = b"HELLO";
+            let entry = opcode::Write::new(fd, data.as_ptr(), data.len() as u32).offset(0).build();
+            // SAFETY: as above, for `data`.
+            let wrote = unsafe { submit(entry) }.expect("on a myriad thread").unwrap();
+            (buf[..n].to_vec(), wrote)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(read, b"ring");
+        assert_eq!(wrote, 5);
+        assert_eq!(std::fs::read(&path).unwrap(), b"HELLO, ring");
+        // Errors come back as io::Error; OS threads get None (use std).
+        let bad = types::Fd(-1);
+        let err = crate::thread::spawn(move || {
+            let mut buf = [0u8; 4];
+            // SAFETY: as above.
+            unsafe { submit(opcode::Read::new(bad, buf.as_mut_ptr(), 4).build()) }.unwrap().unwrap_err()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+        let mut buf = [0u8; 4];
+        // SAFETY: as above.
+        assert!(unsafe { submit(opcode::Read::new(bad, buf.as_mut_ptr(), 4).build()) }.is_none());
+        std::fs::remove_file(&path).unwrap();
+    }
+}
