@@ -15,30 +15,18 @@
 //!   the call is made in place. The type is recognised by a lifetime-erased
 //!   `TypeId` (the technique of the `typeid` crate), so borrowed arguments
 //!   such as `("localhost", 80)` qualify too.
-//! - Otherwise the call runs as a job on the pool. The job borrows the
-//!   argument, which need not be `'static`: like a scoped thread, the
-//!   caller waits until the job has *finished and dropped its captures*
-//!   before returning, whatever happens. That is why the argument must be
-//!   `Send` — the one bound myriad adds to std's signatures.
-//! - The pool keeps idle OS threads for a few seconds and starts another
-//!   whenever every thread is busy, so lookups never queue behind one
-//!   another. It is private and small on purpose, to be replaced by the
-//!   runtime's general offload pool (`myriad::blocking`) when that exists.
+//! - Otherwise the call runs on the runtime's offload pool
+//!   ([`crate::blocking`]), which parks the caller until the answer is
+//!   back. The job borrows the argument (the caller waits, as for a scoped
+//!   thread), which is why the argument must be `Send` — the one bound
+//!   myriad adds to std's signatures.
 
 use std::any::TypeId;
-use std::collections::VecDeque;
 use std::io;
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
-use crate::rt::wait::{self, Wake};
 use crate::rt::worker;
-
-/// How long an idle pool thread waits for a job before it ends.
-const IDLE: Duration = Duration::from_secs(5);
 
 /// Resolves `addr` as `addr.to_socket_addrs()` would, without blocking a
 /// worker.
@@ -46,7 +34,7 @@ pub(crate) fn resolve<A: ToSocketAddrs + Send>(addr: A) -> io::Result<Vec<Socket
     if worker::with_current_task(|task| task.is_none()) || is_literal(&addr) {
         return addr.to_socket_addrs().map(Iterator::collect);
     }
-    run_offloaded(move || addr.to_socket_addrs().map(Iterator::collect))
+    crate::blocking(move || addr.to_socket_addrs().map(Iterator::collect))
 }
 
 /// Calls `f` for each address `addr` resolves to until one succeeds, like
@@ -128,136 +116,6 @@ fn is_literal<A: ToSocketAddrs>(addr: &A) -> bool {
     false
 }
 
-/// Runs `job` on a pool thread while the calling thread waits.
-fn run_offloaded<'a, R: Send + 'a>(job: impl FnOnce() -> R + Send + 'a) -> R {
-    let done = Arc::new(Done { state: Mutex::new(DoneState { result: None, wake: None }) });
-    let signal = done.clone();
-    let task: Box<dyn FnOnce() + Send + 'a> = Box::new(move || {
-        let result = panic::catch_unwind(AssertUnwindSafe(job));
-        signal.finish(result);
-    });
-    // SAFETY: the job may borrow data that lives for `'a` only. This
-    // function does not return — and cannot unwind, as nothing below
-    // panics — until `finish` has run, which is after the job and its
-    // captures are gone (`job` is consumed by `catch_unwind`; the boxed
-    // closure's other capture is `signal`, which holds no borrow). So no
-    // borrow outlives `'a`, as with a scoped thread.
-    let task: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(task) };
-    Pool::get().submit(task);
-    match done.wait() {
-        Ok(r) => r,
-        Err(payload) => panic::resume_unwind(payload),
-    }
-}
-
-type JobResult<R> = std::thread::Result<R>;
-
-struct Done<R> {
-    state: Mutex<DoneState<R>>,
-}
-
-struct DoneState<R> {
-    result: Option<JobResult<R>>,
-    wake: Option<Wake>,
-}
-
-impl<R> Done<R> {
-    fn finish(&self, result: JobResult<R>) {
-        let wake = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.result = Some(result);
-            state.wake.take()
-        };
-        if let Some(wake) = wake {
-            wake.wake();
-        }
-    }
-
-    fn wait(&self) -> JobResult<R> {
-        loop {
-            if let Some(result) = self.state.lock().unwrap_or_else(|e| e.into_inner()).result.take() {
-                return result;
-            }
-            wait::block(None, |wake| {
-                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if state.result.is_some() {
-                    drop(state);
-                    wake.wake();
-                } else {
-                    state.wake = Some(wake);
-                }
-            });
-        }
-    }
-}
-
-type Job = Box<dyn FnOnce() + Send + 'static>;
-
-/// The OS threads that run lookups.
-struct Pool {
-    queue: Mutex<PoolState>,
-    available: Condvar,
-}
-
-struct PoolState {
-    jobs: VecDeque<Job>,
-    idle: usize,
-}
-
-impl Pool {
-    fn get() -> &'static Pool {
-        static POOL: Pool = Pool {
-            queue: Mutex::new(PoolState { jobs: VecDeque::new(), idle: 0 }),
-            available: Condvar::new(),
-        };
-        &POOL
-    }
-
-    fn submit(&'static self, job: Job) {
-        let mut state = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        state.jobs.push_back(job);
-        if state.idle >= state.jobs.len() {
-            drop(state);
-            self.available.notify_one();
-            return;
-        }
-        drop(state);
-        let spawned = std::thread::Builder::new().name("myriad-resolver".into()).spawn(move || self.run());
-        if spawned.is_err() {
-            // No new thread: run the queued jobs here rather than lose them
-            // (this blocks the caller's worker, but only when the system
-            // cannot make OS threads at all). The one just queued is among
-            // them, or was taken by a pool thread meanwhile.
-            loop {
-                let job = self.queue.lock().unwrap_or_else(|e| e.into_inner()).jobs.pop_front();
-                match job {
-                    Some(job) => job(),
-                    None => break,
-                }
-            }
-        }
-    }
-
-    fn run(&self) {
-        let mut state = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(job) = state.jobs.pop_front() {
-                drop(state);
-                job();
-                state = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                continue;
-            }
-            state.idle += 1;
-            let (next, timeout) = self.available.wait_timeout(state, IDLE).unwrap_or_else(|e| e.into_inner());
-            state = next;
-            state.idle -= 1;
-            if timeout.timed_out() && state.jobs.is_empty() {
-                return;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +131,7 @@ mod tests {
     }
 
     #[test]
-    fn a_myriad_thread_resolves_through_the_pool() {
+    fn a_myriad_thread_resolves_off_its_worker() {
         let host = String::from("localhost");
         let addrs = crate::thread::scope(|s| s.spawn(|| resolve((host.as_str(), 80))).join().unwrap()).unwrap();
         assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80), "{addrs:?}");
