@@ -9,11 +9,11 @@ use crate::child::label;
 use crate::report::{BulkPoint, Results};
 
 const COLORS: [RGBColor; 6] = [
-    RGBColor(214, 39, 40),  // myriad: red
-    RGBColor(255, 127, 14), // myriad from OS thread: orange
-    RGBColor(31, 119, 180), // std: blue
-    RGBColor(44, 160, 44),  // tokio mt: green
-    RGBColor(23, 190, 207), // tokio ct: cyan
+    RGBColor(214, 39, 40),   // myriad: red
+    RGBColor(255, 127, 14),  // myriad from OS thread: orange
+    RGBColor(31, 119, 180),  // std: blue
+    RGBColor(44, 160, 44),   // tokio mt: green
+    RGBColor(23, 190, 207),  // tokio ct: cyan
     RGBColor(148, 103, 189), // may: purple
 ];
 
@@ -77,9 +77,7 @@ fn panel<DB: DrawingBackend>(
             .map_err(|e| e.to_string())?
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        chart
-            .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
-            .map_err(|e| e.to_string())?;
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled()))).map_err(|e| e.to_string())?;
     }
     chart
         .configure_series_labels()

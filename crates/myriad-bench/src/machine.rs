@@ -97,10 +97,7 @@ pub fn describe() -> Vec<(String, String)> {
         ("open files (RLIMIT_NOFILE)".into(), rlimit(libc::RLIMIT_NOFILE)),
         ("processes (RLIMIT_NPROC)".into(), rlimit(libc::RLIMIT_NPROC)),
         ("stack (RLIMIT_STACK)".into(), rlimit(libc::RLIMIT_STACK)),
-        (
-            "transparent hugepages".into(),
-            read("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_else(na),
-        ),
+        ("transparent hugepages".into(), read("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_else(na)),
         ("rustc".into(), command("rustc", &["--version"]).unwrap_or_else(na)),
         ("myriad commit".into(), format!("{commit}{dirty}")),
         ("load average at start (1 min)".into(), format!("{:.2}", loadavg())),

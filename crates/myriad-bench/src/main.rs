@@ -67,7 +67,13 @@ fn run_child(a: &ChildArgs, timeout: Duration, log: &mut String) -> ChildRun {
     let exe = std::env::current_exe().expect("path of this executable");
     let started = Instant::now();
     let _ = writeln!(log, "$ myriad-bench {}", a.to_args().join(" "));
-    let mut child = match Command::new(exe).args(a.to_args()).env("RUST_BACKTRACE", "0").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+    let mut child = match Command::new(exe)
+        .args(a.to_args())
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => return ChildRun { lines: vec![], failure: Some(format!("could not start child: {e}")), secs: 0.0 },
     };
@@ -126,9 +132,8 @@ fn run_child(a: &ChildArgs, timeout: Duration, log: &mut String) -> ChildRun {
                 None => "lost the child".into(),
             }
         };
-        let reached = progress.map_or(String::new(), |p| {
-            format!(", after ≥ {} spawned", group(p.parse::<i64>().unwrap_or(0)))
-        });
+        let reached =
+            progress.map_or(String::new(), |p| format!(", after ≥ {} spawned", group(p.parse::<i64>().unwrap_or(0))));
         format!("{how}{reached}: `{last}`")
     });
     ChildRun { lines, failure, secs }
@@ -165,7 +170,8 @@ fn rounds(lines: &[String], n: usize) -> Vec<(usize, Round)> {
     lines
         .iter()
         .filter_map(|l| {
-            let v: Vec<f64> = l.strip_prefix("ROUND ")?.split_whitespace().map(|x| x.parse().ok()).collect::<Option<_>>()?;
+            let v: Vec<f64> =
+                l.strip_prefix("ROUND ")?.split_whitespace().map(|x| x.parse().ok()).collect::<Option<_>>()?;
             let n = n as f64;
             Some((
                 v[0] as usize,
@@ -196,7 +202,13 @@ fn write_csv(results: &Results) -> String {
                 let _ = writeln!(
                     s,
                     "bulk,{},{},{kind},{:.3},{:.3},{:.1},{:.1},{:.4}",
-                    b.system, b.n, r.ns_per_thread, r.up_ns_per_thread, r.rss_per_thread, r.kernel_per_thread, r.maps_per_thread
+                    b.system,
+                    b.n,
+                    r.ns_per_thread,
+                    r.up_ns_per_thread,
+                    r.rss_per_thread,
+                    r.kernel_per_thread,
+                    r.maps_per_thread
                 );
             }
         }
@@ -319,7 +331,13 @@ fn main() {
             }
             let mut point = BulkPoint { system: sys.to_string(), n, cold: vec![], warm: vec![], failure: None };
             for p in 0..procs {
-                let a = ChildArgs { system: sys.to_string(), workload: Workload::Bulk, n, rounds: rounds_per, ..base.clone() };
+                let a = ChildArgs {
+                    system: sys.to_string(),
+                    workload: Workload::Bulk,
+                    n,
+                    rounds: rounds_per,
+                    ..base.clone()
+                };
                 let run = run_child(&a, plan.timeout, &mut log);
                 for (r, round) in rounds(&run.lines, n) {
                     if r == 0 {
@@ -348,7 +366,9 @@ fn main() {
 
     results.elapsed_s = started.elapsed().as_secs_f64();
     let end_load = machine::loadavg();
-    results.machine.push(("load average at end (1 min; includes the bench's own threads)".into(), format!("{end_load:.2}")));
+    results
+        .machine
+        .push(("load average at end (1 min; includes the bench's own threads)".into(), format!("{end_load:.2}")));
     let report = results.markdown();
     println!("{report}");
     if let Err(e) = std::fs::create_dir_all(&out) {

@@ -160,7 +160,8 @@ impl Results {
         for &n in &self.sizes {
             for warm in [false, true] {
                 let myriad = self.bulk.iter().find(|b| b.system == "myriad" && b.n == n);
-                let reference = myriad.and_then(|b| if warm { b.warm_summary() } else { b.cold_summary() }).map(|s| s.median);
+                let reference =
+                    myriad.and_then(|b| if warm { b.warm_summary() } else { b.cold_summary() }).map(|s| s.median);
                 for b in self.bulk.iter().filter(|b| b.n == n) {
                     let summary = if warm { b.warm_summary() } else { b.cold_summary() };
                     let failure = match (&b.failure, warm) {
@@ -190,7 +191,9 @@ impl Results {
     pub fn table(&self) -> String {
         let (rows, failures) = self.rows();
         let mut t = String::new();
-        t.push_str("| workload | system | median | spread | n | ÷ myriad | RSS / thread | kernel / thread | maps / thread |\n");
+        t.push_str(
+            "| workload | system | median | spread | n | ÷ myriad | RSS / thread | kernel / thread | maps / thread |\n",
+        );
         t.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
         for r in &rows {
             let (median, spread, n) = match &r.summary {

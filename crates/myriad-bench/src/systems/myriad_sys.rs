@@ -103,12 +103,8 @@ struct Gate {
 }
 
 fn bulk_round(n: usize, parked: &mut Mem) -> BulkTimes {
-    let gate = Arc::new(Gate {
-        arrived: AtomicUsize::new(0),
-        open: AtomicBool::new(false),
-        n,
-        controller: thread::current(),
-    });
+    let gate =
+        Arc::new(Gate { arrived: AtomicUsize::new(0), open: AtomicBool::new(false), n, controller: thread::current() });
     let mut handles = Vec::with_capacity(n);
     let t0 = Instant::now();
     for i in 0..n {

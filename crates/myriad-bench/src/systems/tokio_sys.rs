@@ -15,8 +15,11 @@ use crate::machine::Mem;
 
 /// The multi-thread runtime (one worker per core) or the current-thread one.
 pub fn runtime(multi_thread: bool) -> Runtime {
-    let mut b =
-        if multi_thread { tokio::runtime::Builder::new_multi_thread() } else { tokio::runtime::Builder::new_current_thread() };
+    let mut b = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
     b.build().expect("build the tokio runtime")
 }
 
