@@ -41,8 +41,10 @@
 
 mod blocking;
 pub mod net;
+pub mod compat;
 pub mod rt;
 pub mod sync;
 pub mod thread;
 
 pub use blocking::blocking;
+pub use compat::block_on;

@@ -55,11 +55,7 @@ impl fmt::Debug for BarrierWaitResult {
 impl Barrier {
     /// A barrier for `n` threads (`0` behaves as `1`).
     pub const fn new(n: usize) -> Barrier {
-        Barrier {
-            lock: Mutex::new(BarrierState { count: 0, generation: 0 }),
-            cvar: Condvar::new(),
-            num_threads: n,
-        }
+        Barrier { lock: Mutex::new(BarrierState { count: 0, generation: 0 }), cvar: Condvar::new(), num_threads: n }
     }
 
     /// Blocks until `n` threads have called `wait`; then all return, one of
@@ -69,10 +65,8 @@ impl Barrier {
         let generation = lock.generation;
         lock.count += 1;
         if lock.count < self.num_threads {
-            let _guard = self
-                .cvar
-                .wait_while(lock, |state| state.generation == generation)
-                .unwrap_or_else(|e| e.into_inner());
+            let _guard =
+                self.cvar.wait_while(lock, |state| state.generation == generation).unwrap_or_else(|e| e.into_inner());
             BarrierWaitResult(false)
         } else {
             lock.count = 0;

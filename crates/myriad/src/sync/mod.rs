@@ -37,9 +37,9 @@
 //! ```
 
 mod barrier;
-// pub mod channel;
+pub mod channel;
 mod condvar;
-// pub mod mpsc;
+pub mod mpsc;
 mod mutex;
 mod once;
 mod once_lock;

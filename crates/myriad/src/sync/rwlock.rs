@@ -137,10 +137,7 @@ impl RawRwLock {
         loop {
             let state = self.state.load(Ordering::Relaxed);
             if state & WRITE == 0 {
-                if self
-                    .state
-                    .compare_exchange_weak(state, state | WRITE, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
+                if self.state.compare_exchange_weak(state, state | WRITE, Ordering::Acquire, Ordering::Relaxed).is_ok()
                 {
                     break;
                 }
@@ -345,7 +342,11 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     fn write_guard(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        poison::map_result(self.poison.guard(), |poison| RwLockWriteGuard { lock: self, poison, _not_send: PhantomData })
+        poison::map_result(self.poison.guard(), |poison| RwLockWriteGuard {
+            lock: self,
+            poison,
+            _not_send: PhantomData,
+        })
     }
 
     /// Whether the lock is poisoned.

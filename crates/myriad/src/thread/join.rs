@@ -6,13 +6,19 @@
 //! joiner's `Wake`. A joiner that finds `DONE` reads the result at once.
 //! The result and the `Wake` live in `UnsafeCell`s whose accesses are
 //! ordered by those state transitions (documented at each access).
+//!
+//! For `JoinHandle` as a `Future` (`compat/join.rs`), a polling task leaves
+//! its `Waker` in `async_waker` (a small mutex): the thread takes and wakes
+//! it after publishing `DONE`, and a poll re-checks `DONE` after storing it,
+//! so one of the two always sees the other.
 
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 use super::scope::ScopeData;
 use super::Thread;
@@ -27,6 +33,8 @@ pub(crate) struct Packet<'scope, T> {
     state: AtomicU8,
     result: UnsafeCell<Option<super::Result<T>>>,
     waiter: UnsafeCell<Option<Wake>>,
+    /// The waker of a task awaiting the thread (see the module comment).
+    async_waker: Mutex<Option<Waker>>,
     _marker: PhantomData<Option<&'scope ScopeData>>,
 }
 
@@ -44,6 +52,7 @@ impl<T> Packet<'_, T> {
             state: AtomicU8::new(RUNNING),
             result: UnsafeCell::new(None),
             waiter: UnsafeCell::new(None),
+            async_waker: Mutex::new(None),
             _marker: PhantomData,
         }
     }
@@ -59,6 +68,24 @@ impl<T> Packet<'_, T> {
                 wake.wake();
             }
         }
+        let waker = self.async_waker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether the thread finished; if not, `waker` is woken when it does.
+    pub(crate) fn poll_finished(&self, waker: &Waker) -> bool {
+        if self.is_finished() {
+            return true;
+        }
+        let mut slot = self.async_waker.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *slot {
+            Some(old) if old.will_wake(waker) => {}
+            other => *other = Some(waker.clone()),
+        }
+        drop(slot);
+        self.is_finished()
     }
 
     fn is_finished(&self) -> bool {
