@@ -56,3 +56,23 @@ impl Calib {
         self.samples.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warms_up_then_runs_equal_trials() {
+        let mut c = Calib::new(Duration::from_millis(10), Duration::from_millis(20), 3, 2.0);
+        // Pretend each iteration takes 1 µs.
+        let mut runs = Vec::new();
+        while let Some(n) = c.next() {
+            runs.push(n);
+            c.record(n, Duration::from_micros(n));
+        }
+        // Doubling 1, 2, 4, ... up to 16384 (≥ 10 ms), then 3 trials of 20,000.
+        assert_eq!(runs.iter().filter(|&&n| n == 20_000).count(), 3);
+        assert_eq!(runs[..runs.len() - 3], (0..15).map(|i| 1u64 << i).collect::<Vec<_>>()[..]);
+        assert_eq!(c.samples(), vec![500.0; 3]);
+    }
+}

@@ -96,6 +96,28 @@ impl ChildArgs {
     }
 }
 
+/// The first panic message and the last other line of a child's stderr.
+pub fn stderr_summary(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let panic = lines.iter().position(|l| l.contains("panicked at")).and_then(|i| lines.get(i + 1)).copied();
+    let last = lines
+        .iter()
+        .rev()
+        .find(|l| {
+            !l.starts_with("note: ")
+                && !l.starts_with("stack backtrace")
+                && !l.contains("panicked at")
+                && !l.starts_with(|c: char| c.is_ascii_digit())
+        })
+        .copied();
+    match (panic, last) {
+        (Some(p), Some(l)) if p != l => format!("{p} … {l}"),
+        (Some(p), _) => p.to_string(),
+        (None, Some(l)) => l.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
 /// Runs one child and returns (the process then exits).
 pub fn run(a: &ChildArgs) {
     let ops = if a.workload == Workload::Handoff { 2.0 } else { 1.0 };
@@ -139,5 +161,40 @@ pub fn run(a: &ChildArgs) {
             }
         }
         other => unreachable!("system {other} was checked in parse"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_args_round_trip() {
+        let a = ChildArgs {
+            system: "tokio-ct".into(),
+            workload: Workload::Bulk,
+            n: 1000,
+            rounds: 3,
+            warm_ms: 20,
+            trial_ms: 15,
+            trials: 5,
+        };
+        let args = a.to_args();
+        assert_eq!(args[0], "--child");
+        let b = ChildArgs::parse(&args[1..]).unwrap();
+        assert_eq!((b.system.as_str(), b.workload, b.n, b.rounds, b.trials), ("tokio-ct", Workload::Bulk, 1000, 3, 5));
+        assert!(ChildArgs::parse(&["nope".into()]).is_err());
+        let mut bad = args[1..].to_vec();
+        bad[0] = "go".into();
+        assert!(ChildArgs::parse(&bad).unwrap_err().contains("unknown system"));
+    }
+
+    #[test]
+    fn stderr_summary_keeps_the_panic_and_the_last_line() {
+        let stderr = "\nthread '<unnamed>' (1) panicked at src/x.rs:1:2:\nfailed to set up guard page\n\
+                      note: run with `RUST_BACKTRACE=1`\nstd: spawn of thread #16368 failed: EAGAIN\n";
+        assert_eq!(stderr_summary(stderr), "failed to set up guard page … std: spawn of thread #16368 failed: EAGAIN");
+        assert_eq!(stderr_summary("fatal runtime error: x\n"), "fatal runtime error: x");
+        assert_eq!(stderr_summary(""), "");
     }
 }

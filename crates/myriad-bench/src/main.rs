@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use myriad_bench::child::{self, label, ChildArgs, Workload};
+use myriad_bench::child::{self, label, stderr_summary, ChildArgs, Workload};
 use myriad_bench::report::{group, BulkPoint, PerOp, Results, Round};
 use myriad_bench::{chart, machine};
 
@@ -137,28 +137,6 @@ fn run_child(a: &ChildArgs, timeout: Duration, log: &mut String) -> ChildRun {
         format!("{how}{reached}: `{last}`")
     });
     ChildRun { lines, failure, secs }
-}
-
-/// The first panic message and the last other line of a child's stderr.
-fn stderr_summary(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let panic = lines.iter().position(|l| l.contains("panicked at")).and_then(|i| lines.get(i + 1)).copied();
-    let last = lines
-        .iter()
-        .rev()
-        .find(|l| {
-            !l.starts_with("note: ")
-                && !l.starts_with("stack backtrace")
-                && !l.contains("panicked at")
-                && !l.starts_with(|c: char| c.is_ascii_digit())
-        })
-        .copied();
-    match (panic, last) {
-        (Some(p), Some(l)) if p != l => format!("{p} … {l}"),
-        (Some(p), _) => p.to_string(),
-        (None, Some(l)) => l.to_string(),
-        (None, None) => String::new(),
-    }
 }
 
 fn samples(lines: &[String]) -> Option<Vec<f64>> {

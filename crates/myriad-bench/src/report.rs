@@ -282,3 +282,53 @@ How to read it:
 - Each configuration runs in its own child process (the bench re-executes
   itself), so a peer that aborts only ends its child; its stderr is shown.
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(group(1_000_000), "1,000,000");
+        assert_eq!(group(-4136), "-4,136");
+        assert_eq!(group(12), "12");
+        assert_eq!(fmt_ns(37.4), "37 ns");
+        assert_eq!(fmt_ns(2_800.0), "2.8 µs");
+        assert_eq!(fmt_bytes(4136.4), "4,136 B");
+    }
+
+    #[test]
+    fn table_has_ratios_and_failures() {
+        let round = |ns: f64| Round {
+            ns_per_thread: ns,
+            up_ns_per_thread: ns / 2.0,
+            rss_per_thread: 4000.0,
+            kernel_per_thread: 0.0,
+            maps_per_thread: 0.0,
+        };
+        let r = Results {
+            sizes: vec![1000],
+            bulk_systems: vec!["myriad".into(), "std".into()],
+            per_op: vec![
+                PerOp { workload: Workload::SpawnJoin, system: "myriad".into(), result: Ok(vec![100.0, 100.0]) },
+                PerOp { workload: Workload::SpawnJoin, system: "std".into(), result: Ok(vec![30_000.0]) },
+            ],
+            bulk: vec![
+                BulkPoint {
+                    system: "myriad".into(),
+                    n: 1000,
+                    cold: vec![round(1000.0)],
+                    warm: vec![round(200.0)],
+                    failure: None,
+                },
+                BulkPoint { system: "std".into(), n: 1000, cold: vec![], warm: vec![], failure: Some("boom".into()) },
+            ],
+            ..Default::default()
+        };
+        let t = r.table();
+        assert!(t.contains("| spawn+join, sequential (per op) | std::thread | 30.0 µs |"), "{t}");
+        assert!(t.contains("| 300 |"), "{t}");
+        assert!(t.contains("**failed** [1]") && t.contains("[1] std::thread at N = 1,000: boom"), "{t}");
+        assert!(t.contains("4,000 B"), "{t}");
+    }
+}
