@@ -1,0 +1,370 @@
+//! `File`: an open file whose calls park the calling myriad thread, never
+//! its worker.
+//!
+//! Why: `std::fs::File` blocks the OS thread in every read, write and
+//! fsync, which on a myriad thread would stall every thread pinned to the
+//! same worker. How: `File` wraps a `std::fs::File` (so it converts both
+//! ways for free) and routes each call by its kind — data operations
+//! through io_uring or the offload pool (`route.rs`), metadata operations
+//! (open, fstat, ftruncate, fchmod) through the offload pool, and calls
+//! that never wait for a device (lseek, dup) directly. On an OS thread
+//! every call is std's own.
+
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use super::{route, Metadata, OpenOptions, Permissions};
+
+/// An open file, with [`std::fs::File`]'s API; blocking calls park only the
+/// calling myriad thread.
+///
+/// Reads, writes, [`sync_all`](File::sync_all) and
+/// [`sync_data`](File::sync_data) go through the worker's io_uring ring
+/// where the kernel allows it, otherwise through the offload pool (see
+/// [`io_uring_active`](super::io_uring_active)). Positioned IO is
+/// [`FileExt`]'s `read_at` / `write_at` (std's Unix trait, implemented
+/// here). The file position is the kernel's, shared by both paths and by
+/// [`try_clone`](File::try_clone)d handles, as with std.
+///
+/// Dropping a `File` closes it directly (as std does), without a hop.
+///
+/// ```
+/// use myriad::fs::File;
+/// use std::io::{Read, Seek, SeekFrom, Write};
+///
+/// let path = std::env::temp_dir().join(format!("myriad-doc-file-{}", std::process::id()));
+/// let p = path.clone();
+/// myriad::thread::spawn(move || -> std::io::Result<()> {
+///     let mut file = File::options().read(true).write(true).create(true).truncate(true).open(&p)?;
+///     file.write_all(b"hello, file")?;
+///     file.seek(SeekFrom::Start(7))?;
+///     let mut rest = String::new();
+///     file.read_to_string(&mut rest)?;
+///     assert_eq!(rest, "file");
+///     Ok(())
+/// })
+/// .join()
+/// .unwrap()?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct File {
+    inner: std::fs::File,
+}
+
+impl File {
+    /// Opens a file in read-only mode, like [`std::fs::File::open`].
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let mut text = String::new();
+    /// myriad::fs::File::open("Cargo.toml")?.read_to_string(&mut text)?;
+    /// assert!(text.contains("[package]"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path)
+    }
+
+    /// Opens a file in write-only mode, creating it or truncating it, like
+    /// [`std::fs::File::create`].
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-create-{}", std::process::id()));
+    /// myriad::fs::File::create(&path)?.write_all(b"new")?;
+    /// assert_eq!(std::fs::read(&path)?, b"new");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn create<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new().write(true).create(true).truncate(true).open(path)
+    }
+
+    /// Creates a new file in read-write mode, failing with
+    /// [`io::ErrorKind::AlreadyExists`] if it exists, like
+    /// [`std::fs::File::create_new`].
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-create-new-{}", std::process::id()));
+    /// myriad::fs::File::create_new(&path)?;
+    /// let again = myriad::fs::File::create_new(&path).unwrap_err();
+    /// assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn create_new<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new().read(true).write(true).create_new(true).open(path)
+    }
+
+    /// Returns a new [`OpenOptions`], like [`std::fs::File::options`].
+    ///
+    /// ```
+    /// let file = myriad::fs::File::options().read(true).open("Cargo.toml")?;
+    /// assert!(file.metadata()?.is_file());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// Flushes data and metadata to the device (fsync), like
+    /// [`std::fs::File::sync_all`].
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-sync-all-{}", std::process::id()));
+    /// let mut file = myriad::fs::File::create(&path)?;
+    /// file.write_all(b"durable")?;
+    /// file.sync_all()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn sync_all(&self) -> io::Result<()> {
+        route::sync(&self.inner, false)
+    }
+
+    /// Flushes data, and only the metadata needed to read it back, to the
+    /// device (fdatasync), like [`std::fs::File::sync_data`].
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-sync-data-{}", std::process::id()));
+    /// let mut file = myriad::fs::File::create(&path)?;
+    /// file.write_all(b"durable data")?;
+    /// file.sync_data()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn sync_data(&self) -> io::Result<()> {
+        route::sync(&self.inner, true)
+    }
+
+    /// Truncates or extends the file to `size` bytes, like
+    /// [`std::fs::File::set_len`]; the position is unchanged.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-set-len-{}", std::process::id()));
+    /// let file = myriad::fs::File::create(&path)?;
+    /// file.set_len(4096)?;
+    /// assert_eq!(file.metadata()?.len(), 4096);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_len(&self, size: u64) -> io::Result<()> {
+        crate::blocking(|| self.inner.set_len(size))
+    }
+
+    /// Queries the file's metadata (fstat), like
+    /// [`std::fs::File::metadata`].
+    ///
+    /// ```
+    /// let meta = myriad::fs::File::open("Cargo.toml")?.metadata()?;
+    /// assert!(meta.is_file() && meta.len() > 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        crate::blocking(|| self.inner.metadata())
+    }
+
+    /// A new handle to the same open file (dup), sharing its position,
+    /// like [`std::fs::File::try_clone`].
+    ///
+    /// ```
+    /// use std::io::{Seek, SeekFrom};
+    /// let mut file = myriad::fs::File::open("Cargo.toml")?;
+    /// let mut clone = file.try_clone()?;
+    /// file.seek(SeekFrom::Start(3))?;
+    /// assert_eq!(clone.stream_position()?, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> io::Result<File> {
+        // dup never waits for a device: made in place.
+        self.inner.try_clone().map(File::from)
+    }
+
+    /// Changes the file's permissions (fchmod), like
+    /// [`std::fs::File::set_permissions`].
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-file-perm-{}", std::process::id()));
+    /// let file = myriad::fs::File::create(&path)?;
+    /// file.set_permissions(myriad::fs::Permissions::from_mode(0o600))?;
+    /// assert_eq!(file.metadata()?.permissions().mode() & 0o777, 0o600);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_permissions(&self, perm: Permissions) -> io::Result<()> {
+        crate::blocking(|| self.inner.set_permissions(perm))
+    }
+
+    /// Changes the file's access and modification times, like
+    /// [`std::fs::File::set_times`].
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-times-{}", std::process::id()));
+    /// let file = myriad::fs::File::create(&path)?;
+    /// let when = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    /// file.set_times(myriad::fs::FileTimes::new().set_modified(when))?;
+    /// assert_eq!(file.metadata()?.modified()?, when);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_times(&self, times: super::FileTimes) -> io::Result<()> {
+        crate::blocking(|| self.inner.set_times(times))
+    }
+
+    /// Changes the file's modification time, like
+    /// [`std::fs::File::set_modified`].
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-modified-{}", std::process::id()));
+    /// let file = myriad::fs::File::create(&path)?;
+    /// let when = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    /// file.set_modified(when)?;
+    /// assert_eq!(file.metadata()?.modified()?, when);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_modified(&self, time: std::time::SystemTime) -> io::Result<()> {
+        crate::blocking(|| self.inner.set_modified(time))
+    }
+}
+
+impl fmt::Debug for File {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Read for &File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        route::read(&self.inner, buf, None)
+    }
+}
+
+impl Write for &File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        route::write(&self.inner, buf, None)
+    }
+
+    /// A `File` has no buffer of its own: nothing to flush (as std).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for &File {
+    /// lseek(2) only reads or sets the position kept in memory, so it is
+    /// made in place, without a hop.
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        (&self.inner).seek(pos)
+    }
+}
+
+impl Read for File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for File {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        (&*self).seek(pos)
+    }
+}
+
+/// std's Unix positioned IO, at an explicit offset and leaving the file
+/// position alone (pread/pwrite); `read_exact_at` and `write_all_at` come
+/// with the trait.
+///
+/// ```
+/// use myriad::fs::FileExt;
+/// let path = std::env::temp_dir().join(format!("myriad-doc-at-{}", std::process::id()));
+/// let file = myriad::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path)?;
+/// file.write_all_at(b"0123456789", 0)?;
+/// let mut four = [0; 4];
+/// file.read_exact_at(&mut four, 3)?;
+/// assert_eq!(&four, b"3456");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+impl FileExt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        route::read(&self.inner, buf, Some(offset))
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        route::write(&self.inner, buf, Some(offset))
+    }
+}
+
+impl From<std::fs::File> for File {
+    fn from(inner: std::fs::File) -> File {
+        File { inner }
+    }
+}
+
+impl From<File> for std::fs::File {
+    fn from(file: File) -> std::fs::File {
+        file.inner
+    }
+}
+
+impl From<OwnedFd> for File {
+    fn from(fd: OwnedFd) -> File {
+        File { inner: std::fs::File::from(fd) }
+    }
+}
+
+impl From<File> for OwnedFd {
+    fn from(file: File) -> OwnedFd {
+        file.inner.into()
+    }
+}
+
+impl AsFd for File {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl FromRawFd for File {
+    /// # Safety
+    ///
+    /// As [`std::fs::File::from_raw_fd`]: `fd` must be an open descriptor
+    /// that the new `File` owns from now on.
+    unsafe fn from_raw_fd(fd: RawFd) -> File {
+        // SAFETY: forwarded to our caller's contract, which is std's.
+        File { inner: unsafe { std::fs::File::from_raw_fd(fd) } }
+    }
+}
+
+impl IntoRawFd for File {
+    fn into_raw_fd(self) -> RawFd {
+        self.inner.into_raw_fd()
+    }
+}
