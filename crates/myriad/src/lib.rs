@@ -40,6 +40,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+pub mod fs;
+pub mod io;
 pub mod net;
 pub mod compat;
 pub mod rt;
