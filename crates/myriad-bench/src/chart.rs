@@ -29,7 +29,7 @@ fn series(results: &Results, value: impl Fn(&BulkPoint) -> Option<f64>) -> Serie
                 .bulk
                 .iter()
                 .filter(|b| &b.system == sys)
-                .filter_map(|b| value(b).filter(|v| *v > 0.0).map(|v| (b.n as f64, v)))
+                .filter_map(|b| value(b).filter(|v| *v >= 1.0).map(|v| (b.n as f64, v)))
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             (label(sys).to_string(), COLORS[i % COLORS.len()], pts)
@@ -59,6 +59,8 @@ fn panel<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("threads parked at once (N)")
         .y_desc(y_desc)
+        .light_line_style(TRANSPARENT)
+        .y_labels(8)
         .x_label_formatter(&|x| crate::report::group(*x as i64))
         .y_label_formatter(&|y| {
             if *y >= 1e4 {
@@ -70,23 +72,10 @@ fn panel<DB: DrawingBackend>(
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(|e| e.to_string())?;
-    for (name, color, pts) in data {
-        let style = color.stroke_width(2);
-        chart
-            .draw_series(LineSeries::new(pts.iter().cloned(), style))
-            .map_err(|e| e.to_string())?
-            .label(name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    for (_, color, pts) in data {
+        chart.draw_series(LineSeries::new(pts.iter().cloned(), color.stroke_width(2))).map_err(|e| e.to_string())?;
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled()))).map_err(|e| e.to_string())?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 11))
-        .draw()
-        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -95,10 +84,23 @@ pub fn write(results: &Results, path: &Path) -> Result<(), String> {
     let root = SVGBackend::new(path, (1200, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root
-        .titled("myriad-bench: N threads parked at once, then released and joined", ("sans-serif", 22))
+        .titled("myriad-bench: N threads parked at once, then released and joined (log-log; a line ends where the system failed)", ("sans-serif", 22))
         .map_err(|e| e.to_string())?;
-    let areas = root.split_evenly((2, 2));
+    let (legend, panels) = root.split_vertically(40);
+    let areas = panels.split_evenly((2, 2));
     let cold = series(results, |b| b.cold_summary().map(|s| s.median));
+    // One legend for all four panels, in a strip above them.
+    let mut x = 20;
+    for (name, color, _) in cold.iter() {
+        legend
+            .draw(&PathElement::new(vec![(x, 20), (x + 24, 20)], color.stroke_width(3)))
+            .map_err(|e| e.to_string())?;
+        legend.draw(&Circle::new((x + 12, 20), 3, color.filled())).map_err(|e| e.to_string())?;
+        legend
+            .draw(&Text::new(name.clone(), (x + 30, 13), ("sans-serif", 13).into_font()))
+            .map_err(|e| e.to_string())?;
+        x += 60 + 7 * name.chars().count() as i32;
+    }
     let warm = series(results, |b| b.warm_summary().map(|s| s.median));
     let rss = series(results, |b| b.memory(false).map(|m| m.0));
     let kernel = series(results, |b| b.memory(false).map(|m| m.1));

@@ -194,13 +194,48 @@ fn write_csv(results: &Results) -> String {
     s
 }
 
+/// Rebuilds the bulk results from a `samples.csv` (for `--replot`).
+fn read_csv(text: &str) -> Results {
+    let mut results =
+        Results { bulk_systems: BULK_SYSTEMS.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != 9 || f[0] != "bulk" {
+            continue;
+        }
+        let num = |i: usize| f[i].parse::<f64>().unwrap_or(f64::NAN);
+        let n: usize = f[2].parse().unwrap_or(0);
+        let round = Round {
+            ns_per_thread: num(4),
+            up_ns_per_thread: num(5),
+            rss_per_thread: num(6),
+            kernel_per_thread: num(7),
+            maps_per_thread: num(8),
+        };
+        let i = match results.bulk.iter().position(|b| b.system == f[1] && b.n == n) {
+            Some(i) => i,
+            None => {
+                results.bulk.push(BulkPoint { system: f[1].into(), n, cold: vec![], warm: vec![], failure: None });
+                results.bulk.len() - 1
+            }
+        };
+        if f[3] == "cold" {
+            results.bulk[i].cold.push(round);
+        } else {
+            results.bulk[i].warm.push(round);
+        }
+    }
+    results
+}
+
 fn usage() -> ! {
     eprintln!(
-        "usage: myriad-bench [--quick] [--out DIR]\n\n\
+        "usage: myriad-bench [--quick] [--out DIR] | --replot DIR\n\n\
          Runs spawn+join, handoff and N-parked-threads workloads on myriad, std::thread,\n\
          tokio and may (one child process per configuration), prints one table and\n\
          writes RESULTS.md, bulk.svg, samples.csv and log.txt into DIR\n\
-         (default: crates/myriad-bench/results, or results/quick with --quick)."
+         (default: crates/myriad-bench/results, or results/quick with --quick).\n\
+         --replot DIR redraws DIR/bulk.svg from DIR/samples.csv."
     );
     std::process::exit(64)
 }
@@ -235,6 +270,19 @@ fn main() {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--replot" => {
+                // Redraws DIR/bulk.svg from DIR/samples.csv without measuring.
+                let dir = PathBuf::from(it.next().unwrap_or_else(|| usage()));
+                let text = std::fs::read_to_string(dir.join("samples.csv")).unwrap_or_else(|e| {
+                    eprintln!("cannot read {}/samples.csv: {e}", dir.display());
+                    std::process::exit(1)
+                });
+                if let Err(e) = chart::write(&read_csv(&text), &dir.join("bulk.svg")) {
+                    eprintln!("chart failed: {e}");
+                    std::process::exit(1);
+                }
+                return;
+            }
             "--out" => out = Some(it.next().map(PathBuf::from).unwrap_or_else(|| usage())),
             _ => usage(),
         }
