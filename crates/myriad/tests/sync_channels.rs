@@ -1,0 +1,389 @@
+//! myriad::sync::mpsc and myriad::sync::channel: handoffs between myriad
+//! threads, OS threads and both; rendezvous channels; timeouts (lower bounds
+//! only); disconnection; `select!` choosing fairly among ready operations.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use myriad::select;
+use myriad::sync::channel::{self, SendTimeoutError};
+use myriad::sync::mpsc::{self, RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
+use myriad::thread;
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Myriad,
+    Os,
+}
+
+fn spawn<T: Send + 'static>(kind: Kind, f: impl FnOnce() -> T + Send + 'static) -> Box<dyn FnOnce() -> T> {
+    match kind {
+        Kind::Myriad => {
+            let h = thread::spawn(f);
+            Box::new(move || h.join().unwrap())
+        }
+        Kind::Os => {
+            let h = std::thread::spawn(f);
+            Box::new(move || h.join().unwrap())
+        }
+    }
+}
+
+/// (producer kind, consumer kind): every combination.
+const PAIRS: [(Kind, Kind); 4] =
+    [(Kind::Myriad, Kind::Myriad), (Kind::Os, Kind::Os), (Kind::Myriad, Kind::Os), (Kind::Os, Kind::Myriad)];
+
+#[test]
+fn mpsc_every_capacity_and_thread_kind() {
+    for (p, c) in PAIRS {
+        for cap in [None, Some(0), Some(1), Some(16)] {
+            let (tx, rx): (Box<dyn Fn(u64) + Send>, mpsc::Receiver<u64>) = match cap {
+                None => {
+                    let (tx, rx) = mpsc::channel();
+                    (Box::new(move |v| tx.send(v).unwrap()), rx)
+                }
+                Some(n) => {
+                    let (tx, rx) = mpsc::sync_channel(n);
+                    (Box::new(move |v| tx.send(v).unwrap()), rx)
+                }
+            };
+            let producer = spawn(p, move || (0..2_000).for_each(tx));
+            let consumer = spawn(c, move || {
+                let got: Vec<u64> = rx.iter().collect();
+                assert_eq!(got, (0..2_000).collect::<Vec<_>>(), "FIFO order");
+                got.len()
+            });
+            producer();
+            assert_eq!(consumer(), 2_000, "{p:?} -> {c:?}, cap {cap:?}");
+        }
+    }
+}
+
+#[test]
+fn mpsc_many_producers() {
+    let (tx, rx) = mpsc::channel();
+    for i in 0..100u64 {
+        let tx = tx.clone();
+        if i % 2 == 0 {
+            thread::spawn(move || tx.send(i).unwrap());
+        } else {
+            std::thread::spawn(move || tx.send(i).unwrap());
+        }
+    }
+    drop(tx);
+    assert_eq!(rx.into_iter().sum::<u64>(), 4950);
+}
+
+#[test]
+fn rendezvous_send_waits_for_the_receiver() {
+    for (p, c) in PAIRS {
+        let (tx, rx) = mpsc::sync_channel(0);
+        let received = Arc::new(AtomicUsize::new(0));
+        let r = received.clone();
+        let producer = spawn(p, move || {
+            for i in 0..500 {
+                tx.send(i).unwrap();
+                // A rendezvous send returns only once the message was taken.
+                assert!(r.load(Ordering::SeqCst) >= i, "send {i} returned before its receive began");
+            }
+        });
+        let consumer = spawn(c, move || {
+            for i in 0..500 {
+                received.store(i, Ordering::SeqCst);
+                assert_eq!(rx.recv(), Ok(i));
+            }
+        });
+        producer();
+        consumer();
+    }
+}
+
+#[test]
+fn rendezvous_try_send_needs_a_waiting_receiver() {
+    let (tx, rx) = mpsc::sync_channel(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    let h = thread::spawn(move || rx.recv().unwrap());
+    loop {
+        match tx.try_send(2) {
+            Ok(()) => break,
+            Err(TrySendError::Full(_)) => thread::yield_now(),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(h.join().unwrap(), 2);
+}
+
+#[test]
+fn timeouts() {
+    let (tx, rx) = mpsc::channel::<u8>();
+    let start = Instant::now();
+    assert_eq!(rx.recv_timeout(Duration::from_millis(20)), Err(RecvTimeoutError::Timeout));
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    thread::spawn(move || {
+        let start = Instant::now();
+        assert_eq!(rx.recv_timeout(Duration::from_millis(10)), Err(RecvTimeoutError::Timeout));
+        assert!(start.elapsed() >= Duration::from_millis(10));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(60)), Ok(5));
+    });
+    thread::sleep(Duration::from_millis(15));
+    tx.send(5).unwrap();
+
+    let (tx, _rx) = channel::bounded(0);
+    let start = Instant::now();
+    assert_eq!(tx.send_timeout(7, Duration::from_millis(10)), Err(SendTimeoutError::Timeout(7)));
+    assert!(start.elapsed() >= Duration::from_millis(10));
+}
+
+#[test]
+fn disconnection() {
+    // Buffered messages outlive the senders; then recv fails.
+    let (tx, rx) = mpsc::channel();
+    tx.send(1).unwrap();
+    drop(tx);
+    assert_eq!(rx.recv(), Ok(1));
+    assert_eq!(rx.recv(), Err(RecvError));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(1)), Err(RecvTimeoutError::Disconnected));
+
+    // Sending to a dropped receiver gives the message back.
+    let (tx, rx) = mpsc::sync_channel(1);
+    drop(rx);
+    assert_eq!(tx.send(3), Err(SendError(3)));
+    assert_eq!(tx.try_send(4), Err(TrySendError::Disconnected(4)));
+
+    // Blocked receivers and senders wake up on disconnection.
+    for kind in [Kind::Myriad, Kind::Os] {
+        let (tx, rx) = mpsc::channel::<u8>();
+        let h = spawn(kind, move || rx.recv());
+        thread::sleep(Duration::from_millis(5));
+        drop(tx);
+        assert_eq!(h(), Err(RecvError));
+
+        let (tx, rx) = mpsc::sync_channel(0);
+        let h = spawn(kind, move || tx.send(9));
+        thread::sleep(Duration::from_millis(5));
+        drop(rx);
+        assert_eq!(h(), Err(SendError(9)));
+
+        let (tx, rx) = channel::bounded(1);
+        tx.send(1).unwrap();
+        let h = spawn(kind, move || tx.send(2));
+        thread::sleep(Duration::from_millis(5));
+        drop(rx);
+        assert_eq!(h(), Err(channel::SendError(2)));
+    }
+}
+
+#[test]
+fn messages_are_dropped_exactly_once() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = channel::bounded(4);
+    for _ in 0..4 {
+        tx.send(Counted(drops.clone())).unwrap();
+    }
+    drop(rx.recv().unwrap());
+    drop(rx);
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    // A failed send returns the message (not dropped yet).
+    let err = tx.send(Counted(drops.clone())).unwrap_err();
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    drop(err);
+    assert_eq!(drops.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn mpmc_every_message_once() {
+    let (tx, rx) = channel::bounded(8);
+    let consumers: Vec<_> = (0..6)
+        .map(|i| {
+            let rx = rx.clone();
+            spawn(if i % 2 == 0 { Kind::Myriad } else { Kind::Os }, move || rx.iter().collect::<Vec<u32>>())
+        })
+        .collect();
+    drop(rx);
+    let producers: Vec<_> = (0..4u32)
+        .map(|p| {
+            let tx = tx.clone();
+            spawn(if p % 2 == 0 { Kind::Os } else { Kind::Myriad }, move || {
+                for i in 0..1_000 {
+                    tx.send(p * 1_000 + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for p in producers {
+        p();
+    }
+    let mut all: Vec<u32> = consumers.into_iter().flat_map(|c| c()).collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..4_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn select_is_fair_among_ready_operations() {
+    let (tx1, rx1) = channel::unbounded();
+    let (tx2, rx2) = channel::unbounded();
+    for _ in 0..1_000 {
+        tx1.send(1).unwrap();
+        tx2.send(2).unwrap();
+    }
+    let mut counts = [0; 3];
+    for _ in 0..1_000 {
+        let v = select! {
+            recv(rx1) -> v => v.unwrap(),
+            recv(rx2) -> v => v.unwrap(),
+        };
+        counts[v] += 1;
+    }
+    assert!(counts[1] >= 300 && counts[2] >= 300, "unfair: {counts:?}");
+
+    // A send and a receive, both always ready.
+    let (tx3, rx3) = channel::unbounded::<u8>();
+    let mut chosen = [0; 2];
+    for _ in 0..1_000 {
+        select! {
+            recv(rx1) -> v => { v.unwrap(); chosen[0] += 1; }
+            send(tx3, 0) -> r => { r.unwrap(); chosen[1] += 1; }
+        }
+    }
+    assert!(chosen[0] >= 300 && chosen[1] >= 300, "unfair: {chosen:?}");
+    assert_eq!(rx3.try_iter().count(), chosen[1]);
+}
+
+#[test]
+fn select_picks_each_of_several_ready_operations() {
+    let rxs: Vec<_> = (0..4)
+        .map(|i| {
+            let (tx, rx) = channel::unbounded();
+            for _ in 0..200 {
+                tx.send(i).unwrap();
+            }
+            (tx, rx)
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for _ in 0..200 {
+        let v = select! {
+            recv(rxs[0].1) -> v => v.unwrap(),
+            recv(rxs[1].1) -> v => v.unwrap(),
+            recv(rxs[2].1) -> v => v.unwrap(),
+            recv(rxs[3].1) -> v => v.unwrap(),
+        };
+        seen.insert(v);
+    }
+    assert_eq!(seen.len(), 4);
+}
+
+#[test]
+fn select_blocks_until_one_is_ready() {
+    for kind in [Kind::Myriad, Kind::Os] {
+        let (tx1, rx1) = channel::bounded::<u32>(0);
+        let (tx2, rx2) = mpsc::sync_channel::<u32>(0);
+        let sender = spawn(kind, move || {
+            thread::sleep(Duration::from_millis(5));
+            tx2.send(22).unwrap();
+            drop(tx1);
+        });
+        let got = select! {
+            recv(rx1) -> v => v.map(|v| v + 1000),
+            recv(rx2) -> v => v,
+        };
+        assert_eq!(got, Ok(22));
+        sender();
+        // rx1 is now disconnected: ready, with an error.
+        let r = select! {
+            recv(rx1) -> v => v,
+            default(Duration::from_secs(60)) => Ok(0),
+        };
+        assert_eq!(r, Err(channel::RecvError));
+    }
+}
+
+#[test]
+fn select_rendezvous_between_two_selects() {
+    // Each side only offers inside a select: a send select meets a receive
+    // select on a zero-capacity channel.
+    let (tx, rx) = channel::bounded::<u32>(0);
+    let (_unused_tx, unused_rx) = channel::bounded::<u32>(0);
+    let h = thread::spawn(move || {
+        let mut sum = 0;
+        for _ in 0..200 {
+            select! {
+                recv(rx) -> v => sum += v.unwrap(),
+                recv(unused_rx) -> _ => unreachable!(),
+            }
+        }
+        sum
+    });
+    let (_unused_tx2, unused_rx2) = channel::bounded::<u32>(0);
+    for i in 0..200 {
+        select! {
+            send(tx, i) -> r => r.unwrap(),
+            recv(unused_rx2) -> _ => unreachable!(),
+        }
+    }
+    assert_eq!(h.join().unwrap(), 199 * 200 / 2);
+}
+
+#[test]
+fn select_default_and_timeout() {
+    let (_tx, rx) = channel::unbounded::<u8>();
+    let r = select! {
+        recv(rx) -> _ => "message",
+        default => "nothing ready",
+    };
+    assert_eq!(r, "nothing ready");
+    let start = Instant::now();
+    let r = select! {
+        recv(rx) -> _ => "message",
+        default(Duration::from_millis(20)) => "timed out",
+    };
+    assert_eq!(r, "timed out");
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    // A full bounded channel's send is not ready.
+    let (tx, _rx2) = channel::bounded(1);
+    tx.send(1).unwrap();
+    let sent = select! {
+        send(tx, 2) -> _ => true,
+        default => false,
+    };
+    assert!(!sent);
+}
+
+#[test]
+fn select_timeout_does_not_lose_messages() {
+    // Many racing timeouts against sends: every message sent is received
+    // exactly once.
+    let (tx, rx) = channel::bounded::<u32>(0);
+    let h = thread::spawn(move || {
+        let mut got = Vec::new();
+        loop {
+            select! {
+                recv(rx) -> v => match v {
+                    Ok(v) => got.push(v),
+                    Err(_) => return got,
+                },
+                default(Duration::from_micros(50)) => {}
+            }
+        }
+    });
+    let mut sent = Vec::new();
+    for i in 0..2_000 {
+        match tx.send_timeout(i, Duration::from_micros(70)) {
+            Ok(()) => sent.push(i),
+            Err(SendTimeoutError::Timeout(_)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    drop(tx);
+    assert_eq!(h.join().unwrap(), sent);
+}
