@@ -7,7 +7,14 @@
 //! pinned there wait (they cannot move, see `worker.rs`). Everything else
 //! must not. Every `threshold / 2` the monitor (one OS thread) compares each
 //! worker's switch counter with its last look. A worker that is running a
-//! thread and has not switched for `threshold` is *stalled*:
+//! thread and has not switched for `threshold` is *stalled* — if its OS
+//! thread used at least half that time in CPU (a computation) or sits
+//! blocked in the kernel (a blocking syscall). A worker the kernel merely
+//! preempted (runnable, little CPU time: the machine has more runnable OS
+//! threads than cores) is not stalled; moving work to yet another OS thread
+//! would only make that worse.
+//!
+//! A stalled worker is handled so:
 //!
 //! * it is marked, which lets idle workers steal even a single unstarted
 //!   thread from it (normally they steal only a backlog), and an idle
@@ -57,6 +64,29 @@ pub fn start(rt: &'static Runtime) {
 struct Seen {
     switches: u64,
     since: Instant,
+    /// The worker's CPU time at `since`.
+    cpu: Duration,
+}
+
+/// CPU time used by a worker's OS thread.
+fn cpu_time(worker: &WorkerShared) -> Duration {
+    let Some(clock) = worker.os_thread.get().and_then(|t| t.cpu_clock) else { return Duration::ZERO };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a CPU-time clock id of a live thread and a valid timespec.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Whether the worker's OS thread is blocked in the kernel (state `S` or
+/// `D` in `/proc/self/task/<tid>/stat`) rather than running or runnable.
+fn blocked_in_kernel(worker: &WorkerShared) -> bool {
+    let Some(thread) = worker.os_thread.get() else { return false };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{}/stat", thread.tid)) else { return false };
+    // The state follows the command name, which is in parentheses.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('S') | Some('D'))
 }
 
 fn run(rt: &'static Runtime) -> ! {
@@ -68,7 +98,7 @@ fn run(rt: &'static Runtime) -> ! {
         std::thread::sleep(period);
         let now = Instant::now();
         let workers = rt.workers();
-        seen.resize(workers.len(), Seen { switches: 0, since: now });
+        seen.resize(workers.len(), Seen { switches: 0, since: now, cpu: Duration::ZERO });
         let mut stalled = 0;
         let mut all_asleep = true;
         for (w, seen) in workers.iter().zip(seen.iter_mut()) {
@@ -76,11 +106,16 @@ fn run(rt: &'static Runtime) -> ! {
             let running = w.running_id.load(Ordering::Relaxed);
             all_asleep &= w.is_sleeping();
             if switches != seen.switches || running == 0 {
-                *seen = Seen { switches, since: now };
+                *seen = Seen { switches, since: now, cpu: cpu_time(w) };
                 continue;
             }
             let stalled_for = now - seen.since;
             if stalled_for < threshold {
+                continue;
+            }
+            let computing = cpu_time(w).saturating_sub(seen.cpu) >= stalled_for / 2;
+            if !w.is_stalled() && !computing && !blocked_in_kernel(w) {
+                // Preempted by the kernel, not stalled by its thread.
                 continue;
             }
             stalled += 1;

@@ -326,9 +326,9 @@ impl StackAllocator {
         io::Error::new(io::ErrorKind::OutOfMemory, message)
     }
 
-    /// Returns `count` warm stacks' memory to the kernel and the slots to the
+    /// Returns warm stacks' memory to the kernel and their slots to the
     /// shared cold list.
-    fn release(&self, slots: Vec<ThreadStack>) {
+    pub fn release(&self, slots: Vec<ThreadStack>) {
         let mut lows = Vec::with_capacity(slots.len());
         for stack in slots {
             let usable = stack.low + stack.guard;
@@ -402,14 +402,14 @@ impl StackPool {
         self.warm.low_water > 0 || allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).low_water > 0
     }
 
-    /// One step of the slow decay: releases half of the warm stacks that were
-    /// not needed since the previous step, here and in the shared list.
-    pub fn decay(&mut self, allocator: &StackAllocator) {
+    /// One step of the slow decay: takes out half of the warm stacks that
+    /// were not needed since the previous step, here and in the shared list,
+    /// for `StackAllocator::release` (a syscall per stack: the caller runs
+    /// it off the worker).
+    pub fn decay(&mut self, allocator: &StackAllocator) -> Vec<ThreadStack> {
         let mut released = self.warm.decay();
         released.extend(allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).decay());
-        if !released.is_empty() {
-            allocator.release(released);
-        }
+        released
     }
 }
 
@@ -431,9 +431,9 @@ mod tests {
         let b = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(b.low, a_low, "a warm stack is reused first");
         pool.give_back(b, &alloc);
-        pool.decay(&alloc); // sets the low-water mark: 1 unused
+        assert!(pool.decay(&alloc).is_empty()); // sets the low-water mark: 1 unused
         assert!(pool.has_surplus(&alloc));
-        pool.decay(&alloc); // releases it
+        alloc.release(pool.decay(&alloc)); // releases it
         assert!(pool.warm.stacks.is_empty());
         let c = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(c.low, a_low, "a released slot is reused cold");

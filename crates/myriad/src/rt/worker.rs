@@ -102,6 +102,26 @@ pub struct WorkerCounters {
     pub stalls: AtomicU64,
 }
 
+/// How the stall monitor finds a worker's OS thread in the kernel.
+pub struct OsThreadId {
+    /// For `/proc/self/task/<tid>/stat`.
+    pub tid: libc::pid_t,
+    /// For the thread's CPU-time clock.
+    pub cpu_clock: Option<libc::clockid_t>,
+}
+
+impl OsThreadId {
+    fn current() -> OsThreadId {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: asks for the CPU clock of the calling thread, into a
+        // valid clockid_t; the thread outlives every use (workers never end).
+        let ok = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0;
+        OsThreadId { tid, cpu_clock: ok.then_some(clock) }
+    }
+}
+
 /// The part of a worker other threads can reach.
 pub struct WorkerShared {
     pub index: usize,
@@ -121,6 +141,9 @@ pub struct WorkerShared {
     pub running_id: AtomicU64,
     /// When the current stall began (ns since `monitor::epoch`), or 0.
     pub stalled_since: AtomicU64,
+    /// The worker's OS thread, for the stall monitor to tell a thread that
+    /// computes or blocks in a syscall from one the kernel preempted.
+    pub os_thread: OnceLock<OsThreadId>,
     /// Sources removed from `poller`, to release before its next wait.
     retired: Mutex<Vec<usize>>,
     pub counters: WorkerCounters,
@@ -140,6 +163,7 @@ impl WorkerShared {
             registrations: AtomicUsize::new(0),
             running_id: AtomicU64::new(0),
             stalled_since: AtomicU64::new(0),
+            os_thread: OnceLock::new(),
             retired: Mutex::new(Vec::new()),
             counters: WorkerCounters::default(),
         }
@@ -397,6 +421,7 @@ impl Local {
     /// The worker loop. Never returns.
     pub fn run(&self) -> ! {
         LOCAL.with(|l| l.set(self));
+        self.shared.os_thread.get_or_init(OsThreadId::current);
         overflow::ensure_alternate_stack();
         loop {
             let ticks = self.ticks.get().wrapping_add(1);
@@ -457,7 +482,12 @@ impl Local {
         let now = Instant::now();
         self.timers.borrow_mut().fire(now);
         if now >= self.next_decay.get() {
-            self.stacks.borrow_mut().decay(&self.rt.stacks);
+            let released = self.stacks.borrow_mut().decay(&self.rt.stacks);
+            if !released.is_empty() {
+                // A madvise and a TLB shootdown per stack: not on a worker.
+                let rt = self.rt;
+                rt.offload.submit(Box::new(move || rt.stacks.release(released)));
+            }
             self.next_decay.set(now + DECAY_EVERY);
         }
         if !self.ready.borrow().is_empty() || !self.unstarted.is_empty() {
