@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::calib::Calib;
-use crate::systems::{may_sys, myriad_sys, std_sys, tokio_sys};
+use crate::systems::{kernel, may_sys, myriad_sys, std_sys, tokio_sys};
 
 /// Every system configuration the bench knows: (id, label).
 pub const SYSTEMS: &[(&str, &str)] = &[
@@ -18,6 +18,7 @@ pub const SYSTEMS: &[(&str, &str)] = &[
     ("tokio-ct", "tokio current-thread"),
     ("may", "may"),
     ("may-1w", "may, 1 worker"),
+    ("kernel", "kernel (reference, no threads)"),
 ];
 
 /// The label of a system id.
@@ -31,6 +32,10 @@ pub enum Workload {
     SpawnJoin,
     Handoff,
     Bulk,
+    /// Reference: touch a fresh page (one per 256 KiB slot).
+    PageFault,
+    /// Reference: `MADV_GUARD_INSTALL` on one page per 256 KiB slot.
+    GuardInstall,
 }
 
 impl Workload {
@@ -39,11 +44,15 @@ impl Workload {
             Workload::SpawnJoin => "spawn-join",
             Workload::Handoff => "handoff",
             Workload::Bulk => "bulk",
+            Workload::PageFault => "page-fault",
+            Workload::GuardInstall => "guard-install",
         }
     }
 
     fn parse(s: &str) -> Option<Workload> {
-        [Workload::SpawnJoin, Workload::Handoff, Workload::Bulk].into_iter().find(|w| w.id() == s)
+        [Workload::SpawnJoin, Workload::Handoff, Workload::Bulk, Workload::PageFault, Workload::GuardInstall]
+            .into_iter()
+            .find(|w| w.id() == s)
     }
 }
 
@@ -124,6 +133,15 @@ pub fn run(a: &ChildArgs) {
     let cal = Calib::new(Duration::from_millis(a.warm_ms), Duration::from_millis(a.trial_ms), a.trials, ops);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (n, rounds) = (a.n, a.rounds);
+    match (a.system.as_str(), a.workload) {
+        ("kernel", Workload::PageFault) => return kernel::page_fault(cal),
+        ("kernel", Workload::GuardInstall) => return kernel::guard_install(cal),
+        ("kernel", _) | (_, Workload::PageFault | Workload::GuardInstall) => {
+            eprintln!("{} runs only on the kernel system", a.workload.id());
+            std::process::exit(64)
+        }
+        _ => {}
+    }
     match a.system.as_str() {
         "myriad" | "myriad-1w" | "myriad-os" => {
             myriad_sys::start(if a.system == "myriad-1w" { 1 } else { cores });
@@ -132,6 +150,7 @@ pub fn run(a: &ChildArgs) {
                 Workload::SpawnJoin => myriad_sys::spawn_join(cal, from_os),
                 Workload::Handoff => myriad_sys::handoff(cal),
                 Workload::Bulk => myriad_sys::bulk(n, rounds, from_os),
+                _ => unreachable!(),
             }
         }
         "std" | "std-1core" => {
@@ -142,6 +161,7 @@ pub fn run(a: &ChildArgs) {
                 Workload::SpawnJoin => std_sys::spawn_join(cal),
                 Workload::Handoff => std_sys::handoff(cal),
                 Workload::Bulk => std_sys::bulk(n, rounds),
+                _ => unreachable!(),
             }
         }
         "tokio-mt" | "tokio-ct" => {
@@ -150,6 +170,7 @@ pub fn run(a: &ChildArgs) {
                 Workload::SpawnJoin => tokio_sys::spawn_join(&rt, cal),
                 Workload::Handoff => tokio_sys::handoff(&rt, cal),
                 Workload::Bulk => tokio_sys::bulk(&rt, n, rounds),
+                _ => unreachable!(),
             }
         }
         "may" | "may-1w" => {
@@ -158,6 +179,7 @@ pub fn run(a: &ChildArgs) {
                 Workload::SpawnJoin => may_sys::spawn_join(cal),
                 Workload::Handoff => may_sys::handoff(cal),
                 Workload::Bulk => may_sys::bulk(n, rounds),
+                _ => unreachable!(),
             }
         }
         other => unreachable!("system {other} was checked in parse"),

@@ -51,6 +51,8 @@ const PER_OP_SYSTEMS: &[(Workload, &[&str])] = &[
         &["myriad", "myriad-1w", "myriad-os", "std", "std-1core", "tokio-mt", "tokio-ct", "may", "may-1w"],
     ),
     (Workload::Handoff, &["myriad", "myriad-1w", "std", "std-1core", "tokio-mt", "tokio-ct", "may", "may-1w"]),
+    (Workload::PageFault, &["kernel"]),
+    (Workload::GuardInstall, &["kernel"]),
 ];
 
 const BULK_SYSTEMS: &[&str] = &["myriad", "myriad-os", "std", "tokio-mt", "tokio-ct", "may"];

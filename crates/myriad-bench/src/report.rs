@@ -134,6 +134,8 @@ impl Results {
         for (w, name) in [
             (Workload::SpawnJoin, "spawn+join, sequential (per op)"),
             (Workload::Handoff, "one-way handoff, ping-pong"),
+            (Workload::PageFault, "reference: touch a fresh page, one per 256 KiB"),
+            (Workload::GuardInstall, "reference: MADV_GUARD_INSTALL, one page per 256 KiB"),
         ] {
             let reference = self
                 .per_op
@@ -279,6 +281,11 @@ How to read it:
   unless the row says main OS thread; tokio spawns from inside a task.
 - Handoff primitives: myriad and std `park`/`unpark`, may coroutine
   `park`/`unpark` (each with an atomic turn flag), tokio two `Notify`s.
+- The two **reference** rows involve no threads: they time what a cold
+  spawn cannot avoid on fresh memory, per stack — the page fault of its
+  first stack page, and installing its guard page — with stacks spaced
+  256 KiB apart (myriad's default stack size). Issue 2's cold target is
+  *page faults + 0.5 µs per thread*.
 - Each configuration runs in its own child process (the bench re-executes
   itself), so a peer that aborts only ends its child; its stderr is shown.
 ";

@@ -12,6 +12,7 @@
 //!   one and join them all. Time per thread = (spawn until all parked +
 //!   release and join) / N; the memory reading is not timed.
 
+pub mod kernel;
 pub mod may_sys;
 pub mod myriad_sys;
 pub mod std_sys;
