@@ -1,0 +1,485 @@
+// The c100k workload: an HTTP/1.1 server with one thread per connection,
+// written as plain blocking code, and a load generator with one thread per
+// simulated user — all in one process.
+//
+// This file is included (`include!`) into a module that first imports
+// `thread`, `net`, `sync` and `fs` from either myriad or std, plus a
+// `FileExt` trait for `read_at`: the same source runs on both, which is the
+// point — a program ports between them by changing imports. What both
+// sides share (configuration, counters, the expected answers) is in
+// `shared.rs`.
+//
+// A request `GET /work/<id>` does a mixture of work:
+//
+// 1. reads a 4 KiB chunk of a data file (`fs::File::read_at`),
+// 2. fans out into `fanout` scoped threads, each of which waits (a
+//    simulated downstream call, 200–400 ms by default) and hashes its share
+//    of the chunk, then waits for the backend's answer to mix into it,
+// 3. meanwhile calls a backend itself: a round trip over a pooled TCP
+//    connection to a small in-process backend service,
+// 4. replies with the id, the backend's answer and the combined hash.
+//
+// The client knows the file's contents (a function of the offset), so it
+// verifies every response exactly. Bad requests get 400, 404 or 413 and the
+// connection closes; a client that stalls is timed out.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::shared::{
+    backend_answer, chunk_offset, combined_hash, expected_body, fnv1a, part_hash, parts, Config, Progress, Report,
+    CHUNK,
+};
+
+const MAX_HEAD: u64 = 8 * 1024;
+const MAX_BODY: u64 = 64 * 1024;
+
+/// Connections to the backend service, checked out one request at a time.
+struct BackendPool {
+    idle: sync::Mutex<Vec<net::TcpStream>>,
+    available: sync::Condvar,
+}
+
+impl BackendPool {
+    fn call(&self, id: u64) -> std::io::Result<u64> {
+        let mut stream = {
+            let mut idle = self.idle.lock().unwrap();
+            loop {
+                if let Some(stream) = idle.pop() {
+                    break stream;
+                }
+                idle = self.available.wait(idle).unwrap();
+            }
+        };
+        let result = (|| {
+            stream.write_all(&id.to_le_bytes())?;
+            let mut reply = [0u8; 8];
+            stream.read_exact(&mut reply)?;
+            Ok(u64::from_le_bytes(reply))
+        })();
+        self.idle.lock().unwrap().push(stream);
+        self.available.notify_one();
+        result
+    }
+}
+
+/// The backend service: answers each 8-byte id after 1 ms.
+fn start_backend(progress: &'static Progress) -> std::io::Result<std::net::SocketAddr> {
+    let listener = net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let spawned = thread::Builder::new().spawn(move || {
+                progress.thread_started();
+                let mut id = [0u8; 8];
+                while stream.read_exact(&mut id).is_ok() {
+                    let answer = backend_answer(u64::from_le_bytes(id));
+                    if stream.write_all(&answer.to_le_bytes()).is_err() {
+                        break;
+                    }
+                }
+                progress.thread_ended();
+            });
+            if let Err(err) = spawned {
+                progress.error(format!("backend: cannot spawn a thread: {err}"));
+            }
+        }
+    });
+    Ok(addr)
+}
+
+/// Why a request was refused.
+enum Refusal {
+    BadRequest,
+    NotFound,
+    TooLarge,
+}
+
+/// Reads one request head; `Ok(None)` at a clean end of the connection.
+fn read_request(reader: &mut BufReader<&net::TcpStream>) -> std::io::Result<Option<Result<u64, Refusal>>> {
+    let mut head = Vec::new();
+    let mut limited = reader.by_ref().take(MAX_HEAD);
+    let mut content_length = 0u64;
+    let mut line = Vec::new();
+    let mut first = true;
+    let mut target = Err(Refusal::BadRequest);
+    loop {
+        line.clear();
+        let n = limited.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            if first && head.is_empty() {
+                return Ok(None);
+            }
+            // The head did not end within the limit (or the peer left).
+            return Ok(Some(Err(if limited.limit() == 0 { Refusal::TooLarge } else { Refusal::BadRequest })));
+        }
+        if !line.ends_with(b"\n") {
+            return Ok(Some(Err(Refusal::TooLarge)));
+        }
+        head.extend_from_slice(&line);
+        let text = match std::str::from_utf8(&line) {
+            Ok(text) => text.trim_end(),
+            Err(_) => return Ok(Some(Err(Refusal::BadRequest))),
+        };
+        if first {
+            first = false;
+            let mut words = text.split(' ');
+            target = match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("GET"), Some(path), Some(version), None) if version.starts_with("HTTP/1.") => {
+                    match path.strip_prefix("/work/").map(str::parse::<u64>) {
+                        Some(Ok(id)) => Ok(id),
+                        _ => Err(Refusal::NotFound),
+                    }
+                }
+                _ => Err(Refusal::BadRequest),
+            };
+            continue;
+        }
+        if text.is_empty() {
+            break;
+        }
+        let Some((name, value)) = text.split_once(':') else { return Ok(Some(Err(Refusal::BadRequest))) };
+        if name.eq_ignore_ascii_case("content-length") {
+            match value.trim().parse() {
+                Ok(n) => content_length = n,
+                Err(_) => return Ok(Some(Err(Refusal::BadRequest))),
+            }
+        }
+    }
+    if content_length > MAX_BODY {
+        return Ok(Some(Err(Refusal::TooLarge)));
+    }
+    // A GET body is allowed and ignored.
+    std::io::copy(&mut reader.by_ref().take(content_length), &mut std::io::sink())?;
+    Ok(Some(target))
+}
+
+/// Closes after a refusal without losing the response: unread input at
+/// close would make the kernel reset the connection, and the client might
+/// never read the status. So stop sending, drain briefly, then close.
+fn linger_close(stream: &net::TcpStream) {
+    let _ = stream.shutdown(net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = std::io::copy(&mut stream.take(MAX_BODY), &mut std::io::sink());
+}
+
+/// Serves one connection until it closes, errs, or sends a bad request.
+fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(ctx.read_timeout))?;
+    // Reads and writes share the one descriptor (`&TcpStream` is `Read`
+    // and `Write`): a clone would cost a descriptor per connection.
+    let mut writer = &stream;
+    let mut reader = BufReader::new(&stream);
+    while let Some(request) = read_request(&mut reader)? {
+        let id = match request {
+            Ok(id) => id,
+            Err(refusal) => {
+                let status = match refusal {
+                    Refusal::BadRequest => "400 Bad Request",
+                    Refusal::NotFound => "404 Not Found",
+                    Refusal::TooLarge => "413 Content Too Large",
+                };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                writer.write_all(head.as_bytes())?;
+                linger_close(reader.get_ref());
+                return Ok(());
+            }
+        };
+        let body = handle(id, ctx)?;
+        // One write per response: `write!` straight to a socket would send
+        // each piece as its own segment and meet Nagle's algorithm.
+        let response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        writer.write_all(response.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The backend's answer, published by the handler to its fan-out threads.
+struct Answer {
+    value: sync::Mutex<Option<std::io::Result<u64>>>,
+    ready: sync::Condvar,
+}
+
+impl Answer {
+    fn publish(&self, value: std::io::Result<u64>) {
+        *self.value.lock().unwrap() = Some(value);
+        self.ready.notify_all();
+    }
+
+    fn wait(&self) -> std::io::Result<u64> {
+        let mut value = self.value.lock().unwrap();
+        loop {
+            match &*value {
+                Some(Ok(v)) => return Ok(*v),
+                Some(Err(e)) => return Err(std::io::Error::new(e.kind(), e.to_string())),
+                None => value = self.ready.wait(value).unwrap(),
+            }
+        }
+    }
+}
+
+/// The work of one request: the handler reads its chunk, scatters it over
+/// `fanout` scoped threads that each make a downstream call (see
+/// `Config::downstream_ms`) and
+/// hash their part, calls the backend itself meanwhile, and the parts
+/// gather with the backend's answer.
+fn handle(id: u64, ctx: &'static Server) -> std::io::Result<String> {
+    let mut chunk = vec![0u8; CHUNK];
+    ctx.file.read_exact_at(&mut chunk, chunk_offset(id))?;
+    let progress = ctx.progress;
+    let answer = Answer { value: sync::Mutex::new(None), ready: sync::Condvar::new() };
+    let (backend, part_hashes) = thread::scope(|s| {
+        let answer = &answer;
+        let handles: Vec<_> = parts(&chunk, ctx.fanout)
+            .enumerate()
+            .map(|(k, part)| {
+                thread::Builder::new().spawn_scoped(s, move || {
+                    progress.thread_started();
+                    let base = ctx.downstream_ms;
+                    thread::sleep(Duration::from_millis(base + (id + k as u64) % (base + 1)));
+                    let hash = fnv1a(part);
+                    let result = answer.wait().map(|backend| part_hash(hash, backend));
+                    progress.thread_ended();
+                    result
+                })
+            })
+            .collect::<Vec<_>>();
+        let backend = ctx.backend.call(id);
+        let backend_copy = backend.as_ref().map(|v| *v).map_err(|e| std::io::Error::new(e.kind(), e.to_string()));
+        answer.publish(backend_copy);
+        let hashes: Vec<std::io::Result<u64>> = handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h.join().unwrap_or_else(|_| Err(std::io::Error::other("a fan-out thread panicked"))),
+                Err(err) => Err(err),
+            })
+            .collect();
+        (backend, hashes)
+    });
+    let backend = backend?;
+    let mut hashes = Vec::with_capacity(part_hashes.len());
+    for h in part_hashes {
+        hashes.push(h?);
+    }
+    let hash = combined_hash(&chunk, hashes.into_iter());
+    Ok(format!("{id} {backend} {hash:016x}\n"))
+}
+
+struct Server {
+    read_timeout: Duration,
+    downstream_ms: u64,
+    file: fs::File,
+    backend: BackendPool,
+    fanout: usize,
+    progress: &'static Progress,
+}
+
+/// Starts the server; returns its address.
+pub fn start_server(
+    config: &Config,
+    data_file: &std::path::Path,
+    progress: &'static Progress,
+) -> std::io::Result<std::net::SocketAddr> {
+    let backend_addr = start_backend(progress)?;
+    let mut pool = Vec::new();
+    for _ in 0..config.backend_connections {
+        let stream = net::TcpStream::connect(backend_addr)?;
+        stream.set_nodelay(true)?;
+        pool.push(stream);
+    }
+    let server: &'static Server = Box::leak(Box::new(Server {
+        read_timeout: config.read_timeout,
+        downstream_ms: config.downstream_ms,
+        file: fs::File::open(data_file)?,
+        backend: BackendPool { idle: sync::Mutex::new(pool), available: sync::Condvar::new() },
+        fanout: config.fanout,
+        progress,
+    }));
+    let listener = net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    thread::spawn(move || loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let spawned = thread::Builder::new().spawn(move || {
+                    progress.thread_started();
+                    progress.connections_open.fetch_add(1, Ordering::Relaxed);
+                    match serve(stream, server) {
+                        // A client that went away or stalled past the read
+                        // timeout: the connection just closes.
+                        Err(err)
+                            if matches!(
+                                err.kind(),
+                                std::io::ErrorKind::ConnectionReset
+                                    | std::io::ErrorKind::WouldBlock
+                                    | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(err) => progress.error(format!("server: {err}")),
+                        Ok(()) => {}
+                    }
+                    progress.connections_open.fetch_sub(1, Ordering::Relaxed);
+                    progress.thread_ended();
+                });
+                if let Err(err) = spawned {
+                    progress.error(format!("server: cannot spawn a thread per connection: {err}"));
+                }
+            }
+            // Out of descriptors: back off briefly instead of spinning.
+            Err(err) => {
+                progress.error(format!("server: accept: {err}"));
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    });
+    Ok(addr)
+}
+
+/// Holds the users back until every one of them is connected, so that all
+/// connections (and their threads) are open at the same time.
+struct Gate {
+    arrived: sync::Mutex<(usize, bool)>,
+    changed: sync::Condvar,
+}
+
+impl Gate {
+    fn arrive_and_wait(&self) {
+        let mut state = self.arrived.lock().unwrap();
+        state.0 += 1;
+        self.changed.notify_all();
+        while !state.1 {
+            state = self.changed.wait(state).unwrap();
+        }
+    }
+
+    /// Opens once `expected` users arrived (all that could be spawned).
+    fn open_when(&self, expected: usize) {
+        let mut state = self.arrived.lock().unwrap();
+        while state.0 < expected {
+            state = self.changed.wait(state).unwrap();
+        }
+        state.1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// One simulated user: connects, sends its requests, verifies each reply.
+fn user(addr: std::net::SocketAddr, index: usize, config: &Config, gate: &Gate, progress: &Progress) -> Vec<u32> {
+    let mut latencies = Vec::with_capacity(config.requests_per_connection);
+    let connected = net::TcpStream::connect(addr);
+    gate.arrive_and_wait();
+    let start = Instant::now();
+    let stream = match connected {
+        Ok(stream) => stream,
+        Err(err) => {
+            progress.error(format!("client: connect: {err}"));
+            return latencies;
+        }
+    };
+    let _ = stream.set_read_timeout(Some(config.read_timeout * 3));
+    let mut writer = &stream;
+    let mut reader = BufReader::new(&stream);
+    for r in 0..config.requests_per_connection {
+        if start.elapsed() > config.deadline || progress.stopping.load(Ordering::Relaxed) {
+            break;
+        }
+        let id = (index * config.requests_per_connection + r) as u64;
+        let sent = Instant::now();
+        let outcome = (|| -> std::io::Result<String> {
+            writer.write_all(format!("GET /work/{id} HTTP/1.1\r\nHost: c100k\r\n\r\n").as_bytes())?;
+            let mut line = String::new();
+            let mut length = None;
+            reader.read_line(&mut line)?;
+            if !line.starts_with("HTTP/1.1 200") {
+                return Err(std::io::Error::other(format!("status {:?}", line.trim_end())));
+            }
+            loop {
+                line.clear();
+                if reader.read_line(&mut line)? == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                let header = line.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                if let Some(v) = header.strip_prefix("Content-Length: ") {
+                    length = v.parse::<usize>().ok();
+                }
+            }
+            let mut body = vec![0u8; length.ok_or_else(|| std::io::Error::other("no Content-Length"))?];
+            reader.read_exact(&mut body)?;
+            String::from_utf8(body).map_err(std::io::Error::other)
+        })();
+        match outcome {
+            Ok(body) if body == expected_body(id, config.fanout) => {
+                latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                progress.requests_done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(body) => {
+                progress.error(format!("client: wrong body for {id}: {body:?}"));
+                break;
+            }
+            Err(err) => {
+                progress.error(format!("client: request {id}: {err}"));
+                break;
+            }
+        }
+    }
+    latencies
+}
+
+/// Runs the whole workload: server, backend and users.
+pub fn run(config: &Config, data_file: &std::path::Path, progress: &'static Progress) -> Report {
+    let start = Instant::now();
+    let addr = match start_server(config, data_file, progress) {
+        Ok(addr) => addr,
+        Err(err) => {
+            progress.error(format!("cannot start the server: {err}"));
+            return Report {
+                requests: 0,
+                errors: 1,
+                elapsed: start.elapsed(),
+                latencies_us: Vec::new(),
+                peak_threads: 0,
+                first_error: progress.stop_reason.lock().unwrap().clone(),
+            };
+        }
+    };
+    let config_ref: &'static Config = Box::leak(Box::new(config.clone()));
+    let gate: &'static Gate =
+        Box::leak(Box::new(Gate { arrived: sync::Mutex::new((0, false)), changed: sync::Condvar::new() }));
+    let mut users = Vec::with_capacity(config.connections);
+    for index in 0..config.connections {
+        let spawned = thread::Builder::new().spawn(move || {
+            progress.thread_started();
+            let latencies = user(addr, index, config_ref, gate, progress);
+            progress.thread_ended();
+            latencies
+        });
+        match spawned {
+            Ok(handle) => users.push(handle),
+            Err(err) => {
+                progress.error(format!("client: cannot spawn user thread {index}: {err}"));
+                progress.stopping.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+    gate.open_when(users.len());
+    let mut latencies_us = Vec::new();
+    for handle in users {
+        match handle.join() {
+            Ok(l) => latencies_us.extend(l),
+            Err(_) => progress.error("client: a user thread panicked".into()),
+        }
+    }
+    latencies_us.sort_unstable();
+    Report {
+        requests: progress.requests_done.load(Ordering::Relaxed),
+        errors: progress.errors.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+        latencies_us,
+        peak_threads: progress.threads_peak.load(Ordering::Relaxed),
+        first_error: progress.stop_reason.lock().unwrap().clone(),
+    }
+}
