@@ -127,7 +127,8 @@ fn run_by_hand<F: Future>(fut: F) -> F::Output {
             self.cv.notify_one();
         }
     }
-    let notify = Arc::new(Notify { woken: Mutex::new(false), cv: std::sync::Condvar::new(), wakes: AtomicUsize::new(0) });
+    let notify =
+        Arc::new(Notify { woken: Mutex::new(false), cv: std::sync::Condvar::new(), wakes: AtomicUsize::new(0) });
     let waker = Waker::from(notify.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = std::pin::pin!(fut);

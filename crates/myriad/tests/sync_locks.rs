@@ -272,8 +272,7 @@ fn condvar_wait_while_and_timeouts() {
     drop(g);
 
     let start = Instant::now();
-    let (g, r) =
-        pair.1.wait_timeout_while(pair.0.lock().unwrap(), Duration::from_millis(20), |ready| !*ready).unwrap();
+    let (g, r) = pair.1.wait_timeout_while(pair.0.lock().unwrap(), Duration::from_millis(20), |ready| !*ready).unwrap();
     assert!(r.timed_out() && !*g && start.elapsed() >= Duration::from_millis(20));
     drop(g);
 
@@ -297,8 +296,7 @@ fn condvar_wait_while_and_timeouts() {
     assert!(*g);
     drop(g);
     setter.join().unwrap();
-    let (g, r) =
-        pair.1.wait_timeout_while(pair.0.lock().unwrap(), Duration::from_secs(60), |ready| !*ready).unwrap();
+    let (g, r) = pair.1.wait_timeout_while(pair.0.lock().unwrap(), Duration::from_secs(60), |ready| !*ready).unwrap();
     assert!(!r.timed_out() && *g);
 }
 
