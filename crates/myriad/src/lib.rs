@@ -40,10 +40,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+pub mod compat;
 pub mod fs;
 pub mod io;
 pub mod net;
-pub mod compat;
 pub mod rt;
 pub mod sync;
 pub mod thread;
