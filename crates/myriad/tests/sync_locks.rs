@@ -40,7 +40,7 @@ fn spawn<T: Send + 'static>(kind: Kind, i: usize, f: impl FnOnce() -> T + Send +
     let myriad = match kind {
         Kind::Myriad => true,
         Kind::Os => false,
-        Kind::Mixed => i % 2 == 0,
+        Kind::Mixed => i.is_multiple_of(2),
     };
     if myriad {
         Handle::Myriad(thread::spawn(f))
