@@ -23,12 +23,14 @@ pub(crate) struct Guard {
 }
 
 impl Flag {
+    #[inline]
     pub(crate) const fn new() -> Flag {
         Flag(AtomicBool::new(false))
     }
 
     /// Starts a critical section: `Err` (still carrying the guard) if the
     /// lock is poisoned.
+    #[inline]
     pub(crate) fn guard(&self) -> LockResult<Guard> {
         let guard = Guard { panicking: std::thread::panicking() };
         if self.get() {
@@ -39,12 +41,14 @@ impl Flag {
     }
 
     /// Ends a critical section, poisoning the lock if a panic began in it.
+    #[inline]
     pub(crate) fn done(&self, guard: &Guard) {
         if !guard.panicking && std::thread::panicking() {
             self.0.store(true, Ordering::Relaxed);
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
@@ -55,6 +59,7 @@ impl Flag {
 }
 
 /// Maps the value inside a `LockResult`, keeping it poisoned or not.
+#[inline]
 pub(crate) fn map_result<T, U>(result: LockResult<T>, f: impl FnOnce(T) -> U) -> LockResult<U> {
     match result {
         Ok(t) => Ok(f(t)),
