@@ -172,9 +172,8 @@ impl<T> Chan<T> {
     /// succeed now (then returns false).
     pub(crate) fn register_send(&self, ctx: &Arc<Ctx>, op: usize, slot: &Slot<T>) -> bool {
         let mut inner = self.lock();
-        let ready = inner.receivers == 0
-            || self.has_room(&inner)
-            || inner.recv_waiters.iter().any(|w| w.is_live_peer_of(ctx));
+        let ready =
+            inner.receivers == 0 || self.has_room(&inner) || inner.recv_waiters.iter().any(|w| w.is_live_peer_of(ctx));
         if !ready {
             inner.send_waiters.push_back(Waiter { ctx: ctx.clone(), op, slot: slot.clone() });
         }
