@@ -27,6 +27,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::parking_lot::{self, ParkResult, TOKEN_HANDOFF, TOKEN_NORMAL};
@@ -179,6 +180,11 @@ pub struct Mutex<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+// As std: poisoning reports a panic in a critical section, so the lock may
+// cross `catch_unwind`.
+impl<T: ?Sized> UnwindSafe for Mutex<T> {}
+impl<T: ?Sized> RefUnwindSafe for Mutex<T> {}
 
 /// The access a locked [`Mutex`] gives; unlocks when dropped.
 ///

@@ -13,6 +13,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use super::Once;
 
@@ -41,6 +42,10 @@ pub struct OnceLock<T> {
 unsafe impl<T: Sync + Send> Sync for OnceLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Send for OnceLock<T> {}
+
+// As std: the cell is either empty or fully written.
+impl<T: RefUnwindSafe + UnwindSafe> RefUnwindSafe for OnceLock<T> {}
+impl<T: UnwindSafe> UnwindSafe for OnceLock<T> {}
 
 impl<T> OnceLock<T> {
     /// An empty cell.
@@ -211,6 +216,9 @@ pub struct LazyLock<T, F = fn() -> T> {
 // SAFETY: `init` is taken only inside the `OnceLock`'s initialization, which
 // one thread at a time runs; the value is shared as in `OnceLock`.
 unsafe impl<T: Sync + Send, F: Send> Sync for LazyLock<T, F> {}
+
+impl<T: RefUnwindSafe + UnwindSafe, F: UnwindSafe> RefUnwindSafe for LazyLock<T, F> {}
+impl<T: UnwindSafe, F: UnwindSafe> UnwindSafe for LazyLock<T, F> {}
 
 impl<T, F: FnOnce() -> T> LazyLock<T, F> {
     /// A lazy value initialized by `f` on first access.

@@ -21,6 +21,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::parking_lot::{self, TOKEN_NORMAL};
@@ -222,6 +223,10 @@ pub struct RwLock<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+// As std: poisoning reports a panic while writing.
+impl<T: ?Sized> UnwindSafe for RwLock<T> {}
+impl<T: ?Sized> RefUnwindSafe for RwLock<T> {}
 
 /// Shared access to a [`RwLock`]'s data; releases the read lock when dropped.
 #[must_use = "if unused the RwLock will immediately unlock"]
