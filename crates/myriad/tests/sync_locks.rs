@@ -493,3 +493,53 @@ fn mutex_handoff_between_myriad_and_os_threads() {
     my.join().unwrap();
     assert_eq!(*m.lock().unwrap(), 2);
 }
+
+#[test]
+fn timeouts_racing_wakeups_lose_nothing() {
+    // Timed waits that expire while being woken: permits are neither lost
+    // nor duplicated, and every thread finishes.
+    let sem = Arc::new(Semaphore::new(2));
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let sem = sem.clone();
+            spawn(Kind::Mixed, i, move || {
+                let mut got = 0;
+                for n in 0..300 {
+                    if let Some(p) = sem.acquire_timeout(Duration::from_micros(n % 50)) {
+                        got += 1;
+                        if n % 3 == 0 {
+                            thread::yield_now();
+                        }
+                        drop(p);
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(sem.available_permits(), 2);
+
+    // Condvar timed waits racing notifications; the counter stays exact.
+    let state = Arc::new((Mutex::new(0u64), Condvar::new()));
+    let waiters: Vec<_> = (0..8)
+        .map(|i| {
+            let state = state.clone();
+            spawn(Kind::Mixed, i, move || {
+                let (m, cv) = &*state;
+                let mut g = m.lock().unwrap();
+                while *g < 2_000 {
+                    g = cv.wait_timeout(g, Duration::from_micros(20)).unwrap().0;
+                    *g += 1;
+                    cv.notify_one();
+                }
+            })
+        })
+        .collect();
+    for h in waiters {
+        h.join().unwrap();
+    }
+    assert!(*state.0.lock().unwrap() >= 2_000);
+}
