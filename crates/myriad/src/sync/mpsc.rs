@@ -1,5 +1,5 @@
 //! std's `mpsc` API (multi-producer, single-consumer FIFO queues) over the
-//! channels of [`channel`](super::channel), so that receiving or sending on
+//! channels of [`sync::channel`](mod@super::channel), so that receiving or sending on
 //! a full `sync_channel` parks only the calling thread.
 //!
 //! Same names, signatures, error types (std's own) and disconnection
@@ -53,7 +53,7 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     (SyncSender { inner: tx }, Receiver { inner: rx })
 }
 
-/// The sending half of [`channel`], as [`std::sync::mpsc::Sender`].
+/// The sending half of [`channel()`], as [`std::sync::mpsc::Sender`].
 pub struct Sender<T> {
     inner: channel::Sender<T>,
 }
