@@ -123,6 +123,29 @@ impl Ring {
         // eventfd (resetting its counter; EAGAIN is fine).
         unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut count).cast(), 8) };
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            self.deliver(&mut ring);
+            // Completions that did not fit in the completion queue wait in
+            // the kernel's overflow list, and nothing signals them again:
+            // an enter with GETEVENTS (which `submit` adds while the
+            // overflow flag is set) moves them into the queue.
+            if !ring.submission().cq_overflow() {
+                break;
+            }
+            if let Err(err) = ring.submit() {
+                if err.kind() != io::ErrorKind::Interrupted && err.raw_os_error() != Some(libc::EBUSY) {
+                    log::warn!("myriad: io_uring overflow flush failed: {err}");
+                    break;
+                }
+            }
+        }
+        if !ring.submission().is_empty() {
+            let _ = ring.submit();
+        }
+    }
+
+    /// Delivers the completions in the completion queue.
+    fn deliver(&self, ring: &mut IoUring) {
         for cqe in ring.completion() {
             let slot = cqe.user_data() as *mut Slot;
             // SAFETY: user data is the address of a `Slot` whose thread is
@@ -138,9 +161,6 @@ impl Ring {
             if let Some(wake) = wake {
                 wake.wake();
             }
-        }
-        if !ring.submission().is_empty() {
-            let _ = ring.submit();
         }
     }
 }
