@@ -151,10 +151,7 @@ fn read_timeout_fails_with_would_block_after_the_timeout() {
         let err = stream.read(&mut [0; 16]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         assert!(start.elapsed() >= Duration::from_millis(50));
-        assert_eq!(
-            stream.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(stream.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
     };
     myriad::thread::spawn(check).join().unwrap();
     check(); // and from an OS thread
@@ -219,10 +216,7 @@ fn connect_timeout_times_out_against_a_full_backlog() {
     };
     myriad::thread::spawn(attempt).join().unwrap();
     attempt();
-    assert_eq!(
-        TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err().kind(),
-        io::ErrorKind::InvalidInput
-    );
+    assert_eq!(TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err().kind(), io::ErrorKind::InvalidInput);
     drop((held, socket));
 }
 

@@ -142,3 +142,17 @@ fn abstract_addresses() {
     assert_eq!(got, "abstract");
     client.join().unwrap();
 }
+
+#[test]
+fn datagram_shutdown_wakes_a_receiver_blocked_on_a_clone() {
+    let (a, _b) = UnixDatagram::pair().unwrap();
+    let reader = a.try_clone().unwrap();
+    let blocked = myriad::thread::spawn(move || (reader.recv(&mut [0; 8]), reader.recv_from(&mut [0; 8])));
+    myriad::thread::sleep(Duration::from_millis(20));
+    a.shutdown(Shutdown::Read).unwrap();
+    let (recv, recv_from) = blocked.join().unwrap();
+    assert_eq!(recv.unwrap(), 0);
+    let (n, addr) = recv_from.unwrap();
+    assert_eq!(n, 0);
+    assert!(addr.is_unnamed());
+}

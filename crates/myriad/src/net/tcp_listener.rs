@@ -155,8 +155,7 @@ impl TcpListener {
             // is the listener's, open for the call.
             let (new_fd, addr) = unsafe {
                 SockAddr::try_init(|storage, len| {
-                    let new_fd =
-                        libc::accept4(fd, storage.cast(), len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+                    let new_fd = libc::accept4(fd, storage.cast(), len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
                     if new_fd < 0 {
                         Err(io::Error::last_os_error())
                     } else {

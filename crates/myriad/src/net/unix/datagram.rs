@@ -5,11 +5,18 @@
 //! datagrams. A send to a peer whose receive queue is full waits for
 //! writability (Linux reports it when the peer drains its queue), so it
 //! parks rather than fails, like std's blocking send.
+//!
+//! One kernel difference needs care: after `shutdown(Shutdown::Read)` a
+//! *blocking* receive on an empty queue returns 0 at once, but a
+//! non-blocking one (ours) keeps answering `EAGAIN`. So a receive that gets
+//! `EAGAIN` checks with a zero-timeout `poll` for `POLLRDHUP` (the
+//! read-shutdown mark) and then returns 0, as std's blocking socket would —
+//! which is how a thread blocked in `recv` on a clone is woken for good.
 
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixDatagram as StdUnixDatagram;
 use std::path::Path;
 use std::time::Duration;
@@ -188,7 +195,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.read_op(|_| self.inner.with_std(|s: &StdUnixDatagram| s.recv_from(buf)))
+        self.recv_op(|| Ok((0, unnamed()?)), |s| s.recv_from(buf))
     }
 
     /// Receives a datagram from the connected peer, waiting for one.
@@ -201,7 +208,20 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read_op(|_| self.inner.with_std(|s: &StdUnixDatagram| s.recv(buf)))
+        self.recv_op(|| Ok(0), |s| s.recv(buf))
+    }
+
+    /// Runs a receive; once the read side is shut down and the queue is
+    /// empty, returns `shut()` instead of waiting (see the module comment).
+    fn recv_op<R>(
+        &self,
+        shut: impl Fn() -> io::Result<R>,
+        mut op: impl FnMut(&StdUnixDatagram) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.inner.read_op(|fd| match self.inner.with_std(&mut op) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && read_shut_down(fd) => shut(),
+            result => result,
+        })
     }
 
     /// Sends `buf` to the socket at `path`.
@@ -345,6 +365,20 @@ impl UnixDatagram {
         self.inner.wake_waiters();
         result
     }
+}
+
+/// Whether the read side of `fd` is shut down (`POLLRDHUP` without waiting).
+fn read_shut_down(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: one valid pollfd for an open descriptor, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & libc::POLLRDHUP != 0
+}
+
+/// The unnamed address a blocking `recv_from` reports after a read
+/// shutdown (std has no constructor for it).
+fn unnamed() -> io::Result<SocketAddr> {
+    StdUnixDatagram::unbound()?.local_addr()
 }
 
 impl fmt::Debug for UnixDatagram {

@@ -39,8 +39,8 @@ mod stream;
 
 pub use datagram::UnixDatagram;
 pub use listener::{Incoming, UnixListener};
-pub use stream::UnixStream;
 pub use std::os::unix::net::SocketAddr;
+pub use stream::UnixStream;
 
 use std::ffi::OsStr;
 use std::io;
