@@ -28,6 +28,10 @@ use super::TcpStream;
 /// `net.core.somaxconn` (4096 by default since Linux 5.4); std's 128
 /// overflowed under `wrk` bursts of a thousand connects, dropping SYNs into
 /// one-second retransmits.
+///
+/// ```
+/// assert!(myriad::net::BACKLOG >= 4096);
+/// ```
 pub const BACKLOG: i32 = 65_535;
 
 /// A TCP socket server, listening for connections: [`std::net::TcpListener`]
