@@ -67,6 +67,9 @@ fn make_file(path: &Path) {
     file.sync_all().unwrap();
 }
 
+/// Environment variables for a child process.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 struct Params {
     path: PathBuf,
     workers: usize,
@@ -277,7 +280,7 @@ fn main() {
         line.split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect()
     };
 
-    let variants: [(&str, &str, &[(&str, &str)]); 5] = [
+    let variants: [(&str, &str, Env); 5] = [
         ("myriad-uring", "myriad::fs, io_uring", &[]),
         ("myriad-offload", "myriad::fs, offload (MYRIAD_IO_URING=0)", &[("MYRIAD_IO_URING", "0")]),
         ("tokio-fs", "tokio::fs (seek + read_exact)", &[]),
