@@ -334,7 +334,29 @@ fn case_whole_file_functions_and_large_data() {
         let mut via_file = Vec::new();
         File::open(&path).unwrap().read_to_end(&mut via_file).unwrap();
         assert_eq!(via_file, data);
+        // read_to_end appends, whatever the buffer's capacity.
+        for capacity in [0, 10, data.len(), data.len() + 1] {
+            let mut buf = Vec::with_capacity(capacity);
+            buf.extend_from_slice(b"head");
+            let mut f = File::open(&path).unwrap();
+            assert_eq!(f.read_to_end(&mut buf).unwrap(), data.len());
+            assert_eq!(&buf[..4], b"head");
+            assert_eq!(&buf[4..], &data[..]);
+        }
+        // From the middle of the file, through `&File`.
+        let f = File::open(&path).unwrap();
+        (&f).seek(SeekFrom::Start(1000)).unwrap();
+        let mut tail = Vec::new();
+        (&f).read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, &data[1000..]);
+        // Invalid UTF-8 leaves the string as it was.
+        let mut text = String::from("kept");
+        let err = File::open(&path).unwrap().read_to_string(&mut text).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert_eq!(text, "kept");
         fs::write(&path, "text ✓").unwrap();
+        File::open(&path).unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "kepttext ✓");
         assert_eq!(fs::read_to_string(&path).unwrap(), "text ✓");
         fs::write(&path, "").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"");

@@ -244,9 +244,90 @@ impl fmt::Debug for File {
     }
 }
 
+/// First growth of a buffer that `read_to_end` sizes itself.
+const FIRST_CHUNK: usize = 16 * 1024;
+/// Largest growth step of `read_to_end`.
+const MAX_CHUNK: usize = 4 << 20;
+
+/// `read_to_end` in few operations, each of which is an io_uring operation
+/// or an offload hop: the buffer grows by doubling chunks instead of the
+/// default's small probes, and when a buffer the caller sized (e.g. to the
+/// file's length) is full, a 32-byte probe tells the end of the file
+/// without growing it. (std's `File` asks fstat for a size hint instead,
+/// which here would cost a hop.)
+fn read_to_end(file: &File, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let start = buf.len();
+    let mut probe_when_full = buf.capacity() > buf.len();
+    let mut chunk = FIRST_CHUNK;
+    loop {
+        if buf.capacity() == buf.len() {
+            if probe_when_full {
+                probe_when_full = false;
+                let mut probe = [0u8; 32];
+                match route::read(&file.inner, &mut probe, None) {
+                    Ok(0) => return Ok(buf.len() - start),
+                    Ok(n) => {
+                        buf.try_reserve(n.max(chunk)).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+                        buf.extend_from_slice(&probe[..n]);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            buf.try_reserve(chunk).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+            chunk = (chunk * 2).min(MAX_CHUNK);
+        }
+        let len = buf.len();
+        buf.resize(buf.capacity(), 0);
+        let result = route::read(&file.inner, &mut buf[len..], None);
+        match result {
+            Ok(0) => {
+                buf.truncate(len);
+                return Ok(len - start);
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
+            Err(e) => {
+                buf.truncate(len);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// `read_to_string` over [`read_to_end`], with std's guarantees: invalid
+/// UTF-8 leaves `buf` unchanged and is `InvalidData` (unless the read
+/// failed first); valid bytes read before an error are kept.
+fn read_to_string(file: &File, buf: &mut String) -> io::Result<usize> {
+    let mut bytes = std::mem::take(buf).into_bytes();
+    let start = bytes.len();
+    let result = read_to_end(file, &mut bytes);
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            *buf = text;
+            result
+        }
+        Err(invalid) => {
+            let mut bytes = invalid.into_bytes();
+            bytes.truncate(start);
+            *buf = String::from_utf8(bytes).expect("the caller's string was valid UTF-8");
+            result.and_then(|_| Err(io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")))
+        }
+    }
+}
+
 impl Read for &File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         route::read(&self.inner, buf, None)
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        read_to_end(self, buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        read_to_string(self, buf)
     }
 }
 
@@ -272,6 +353,14 @@ impl Seek for &File {
 impl Read for File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        read_to_end(self, buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        read_to_string(self, buf)
     }
 }
 
