@@ -11,7 +11,7 @@ use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::rt::wait::{self, Wake};
-use crate::rt::{worker, Runtime};
+use crate::rt::{worker, Runtime, WaitReason};
 
 /// Runs `f` on an offload OS thread and returns its result, parking the
 /// calling myriad thread meanwhile so that its worker runs other threads.
@@ -61,7 +61,7 @@ where
     // this function returns only after the job has finished with both
     // (it signals as its last act, and `block` has no deadline).
     let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
-    wait::block(None, |wake| {
+    wait::block(WaitReason::Blocking, None, |wake| {
         // SAFETY: the job is not submitted yet, so nobody else accesses it.
         unsafe { *slot.wake.get() = Some(wake) };
         rt.offload.submit(job);

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake as WakeTrait, Waker};
 
 use crate::rt::wait::{self, Wake};
+use crate::rt::WaitReason;
 
 struct Signal {
     notified: AtomicBool,
@@ -63,7 +64,7 @@ pub fn block_on<F: IntoFuture>(future: F) -> F::Output {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-        wait::block(None, |wake| {
+        wait::block(WaitReason::Future, None, |wake| {
             *signal.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(wake.clone());
             if signal.notified.load(Ordering::SeqCst) {
                 wake.wake();

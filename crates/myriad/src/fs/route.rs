@@ -40,7 +40,7 @@ pub(super) fn read(file: &std::fs::File, buf: &mut [u8], offset: Option<u64>) ->
     // borrowed here) and `file`'s descriptor (open while `file` is
     // borrowed); `submit` returns only after the kernel has completed the
     // operation, so both outlive it.
-    if let Some(result) = unsafe { uring::submit(entry) } {
+    if let Some(result) = unsafe { uring::submit("read", entry) } {
         return result.map(|n| n as usize);
     }
     crate::blocking(|| match offset {
@@ -57,7 +57,7 @@ pub(super) fn write(file: &std::fs::File, buf: &[u8], offset: Option<u64>) -> io
         .build();
     // SAFETY: as in `read`: `buf` and the descriptor are borrowed for the
     // whole call, which returns only after the operation has completed.
-    if let Some(result) = unsafe { uring::submit(entry) } {
+    if let Some(result) = unsafe { uring::submit("write", entry) } {
         return result.map(|n| n as usize);
     }
     crate::blocking(|| match offset {
@@ -74,7 +74,7 @@ pub(super) fn sync(file: &std::fs::File, data_only: bool) -> io::Result<()> {
     }
     // SAFETY: the entry names only the descriptor, open while `file` is
     // borrowed for the whole call.
-    if let Some(result) = unsafe { uring::submit(fsync.build()) } {
+    if let Some(result) = unsafe { uring::submit(if data_only { "fdatasync" } else { "fsync" }, fsync.build()) } {
         return result.map(drop);
     }
     crate::blocking(|| if data_only { file.sync_data() } else { file.sync_all() })

@@ -26,6 +26,7 @@
 //! `stack.rs` and `overflow.rs` give threads guarded stacks.
 
 mod config;
+mod dump;
 mod metrics;
 mod monitor;
 pub(crate) mod offload;
@@ -48,6 +49,7 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Worker as Deque};
 
 pub use config::{Builder, StackGuard};
+pub use dump::{dump, Dump, ThreadInfo, ThreadState, WaitReason};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 
 use config::Config;
@@ -68,6 +70,7 @@ pub(crate) struct Runtime {
     pub idle_workers: AtomicUsize,
     pub spawned_from_os: AtomicU64,
     pub offload: offload::OffloadPool,
+    pub dumps: dump::DumpRequests,
     /// The workers' own deques, until their threads take them.
     deques: Mutex<Vec<Option<Deque<Arc<Task>>>>>,
 }
@@ -129,6 +132,7 @@ impl Runtime {
             idle_workers: AtomicUsize::new(0),
             spawned_from_os: AtomicU64::new(0),
             offload: offload::OffloadPool::new(config.blocking_threads),
+            dumps: dump::DumpRequests::new(),
             deques: Mutex::new(deques),
         })
     }
@@ -193,6 +197,7 @@ impl Runtime {
         &'static self,
         name: Option<String>,
         stack_size: Option<usize>,
+        spawned_at: &'static std::panic::Location<'static>,
         f: F,
     ) -> io::Result<Arc<Task>>
     where
@@ -214,7 +219,7 @@ impl Runtime {
         // SAFETY: the caller guarantees that what `f` borrows outlives the
         // thread, which is when the coroutine finishes.
         let coroutine = unsafe { TaskCoroutine::with_stack_unchecked(stack, body) };
-        let task = Task::new(name, coroutine, guard);
+        let task = Task::new(name, spawned_at, coroutine, guard);
         worker::place(self, task.clone());
         Ok(task)
     }

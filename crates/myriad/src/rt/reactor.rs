@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use super::dump::WaitReason;
 use super::wait::{self, Wake, Woken};
 use super::{worker, Runtime};
 
@@ -49,7 +50,8 @@ pub enum Direction {
 
 const READABLE: u32 = 1;
 const WRITABLE: u32 = 2;
-/// Hang-up or error: every wait returns at once, the syscall reports it.
+/// Hang-up or error: the next wait in either direction returns at once,
+/// and the retried syscall reports what happened.
 const CLOSED: u32 = 4;
 
 /// Successful operations in a row after which a thread yields, so that one
@@ -118,10 +120,19 @@ impl Registration {
     /// do on Unix).
     fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
         let source = &self.source;
-        let woken = wait::block(deadline, |wake| {
+        let op = match direction {
+            Direction::Read => "read",
+            Direction::Write => "write",
+        };
+        let woken = wait::block(WaitReason::Socket { op, fd: self.fd }, deadline, |wake| {
             *source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()) = Some(wake.clone());
+            // Consume the readiness (and a hang-up report) this wait could
+            // have missed; the retried syscall tells what it meant. A
+            // hang-up must be consumed too: after one, a datagram socket
+            // still answers EAGAIN, and a bit that stayed set would turn
+            // every wait into a busy loop.
             let ready = bit(direction) | CLOSED;
-            if source.readiness.fetch_and(!bit(direction), Ordering::AcqRel) & ready != 0 {
+            if source.readiness.fetch_and(!ready, Ordering::AcqRel) & ready != 0 {
                 source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
                 wake.wake();
             }

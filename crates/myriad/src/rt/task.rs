@@ -15,11 +15,14 @@
 //! That split is the invariant behind `Task`'s `Sync` impl.
 
 use std::cell::UnsafeCell;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use corosensei::{Coroutine, Yielder};
 
+use super::dump::WaitReason;
 use super::overflow::RunningStack;
 use super::stack::ThreadStack;
 use super::wait::WaitState;
@@ -52,6 +55,7 @@ pub const NOT_STARTED: usize = usize::MAX;
 pub struct Task {
     pub id: ThreadId,
     name: Option<Box<str>>,
+    spawned_at: &'static Location<'static>,
     /// The faulting range at the bottom of the thread's stack.
     guard: (usize, usize),
     pub wait: WaitState,
@@ -60,6 +64,12 @@ pub struct Task {
     worker: AtomicUsize,
     /// Resumed only by the scheduler; `None` once the thread has finished.
     coroutine: UnsafeCell<Option<TaskCoroutine>>,
+    /// Its place in its worker's registry (scheduler-owned, as `coroutine`).
+    registry_index: UnsafeCell<usize>,
+    /// What the current or last wait was for, and when it began: written
+    /// by the thread itself as it blocks, read by its worker between
+    /// switches (for `rt::dump`); both on the worker's OS thread.
+    wait_record: UnsafeCell<(WaitReason, Instant)>,
     own: UnsafeCell<OwnState>,
 }
 
@@ -79,15 +89,23 @@ static UNNAMED: &str = "<unnamed>";
 
 impl Task {
     /// A new task; every `Task` lives in an `Arc` (see `arc`).
-    pub fn new(name: Option<String>, coroutine: TaskCoroutine, guard: (usize, usize)) -> Arc<Task> {
+    pub fn new(
+        name: Option<String>,
+        spawned_at: &'static Location<'static>,
+        coroutine: TaskCoroutine,
+        guard: (usize, usize),
+    ) -> Arc<Task> {
         Arc::new(Task {
             id: ThreadId::new(),
             name: name.map(String::into_boxed_str),
+            spawned_at,
             guard,
             wait: WaitState::new(),
             token: AtomicBool::new(false),
             worker: AtomicUsize::new(NOT_STARTED),
             coroutine: UnsafeCell::new(Some(coroutine)),
+            registry_index: UnsafeCell::new(usize::MAX),
+            wait_record: UnsafeCell::new((WaitReason::Park, Instant::now())),
             own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
         })
     }
@@ -106,6 +124,43 @@ impl Task {
 
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    pub fn spawned_at(&self) -> &'static Location<'static> {
+        self.spawned_at
+    }
+
+    /// Records what the thread is about to wait for.
+    ///
+    /// # Safety
+    ///
+    /// Only the running thread itself may call this.
+    pub unsafe fn set_wait_record(&self, reason: WaitReason, since: Instant) {
+        // SAFETY: the running thread is the only writer, and its worker
+        // (the only reader) is not reading while the thread runs.
+        unsafe { *self.wait_record.get() = (reason, since) };
+    }
+
+    /// What the thread waits for, and since when.
+    ///
+    /// # Safety
+    ///
+    /// Only the worker the task is pinned to may call this, while the task
+    /// is not running, and must drop the reference before resuming it.
+    pub unsafe fn wait_record(&self) -> &(WaitReason, Instant) {
+        // SAFETY: the caller's obligations exclude a concurrent write.
+        unsafe { &*self.wait_record.get() }
+    }
+
+    /// The task's place in its worker's registry.
+    ///
+    /// # Safety
+    ///
+    /// As for `coroutine`: only the scheduler that holds the task.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn registry_index(&self) -> &mut usize {
+        // SAFETY: exclusive access is the caller's obligation.
+        unsafe { &mut *self.registry_index.get() }
     }
 
     /// What the stack-overflow handler needs while this thread runs.

@@ -26,6 +26,7 @@ use std::sync::{Mutex, OnceLock};
 
 use io_uring::{squeue, IoUring};
 
+use super::dump::WaitReason;
 use super::wait::{self, Wake};
 use super::worker::{self, WorkerShared};
 
@@ -165,8 +166,8 @@ impl Ring {
     }
 }
 
-/// Runs one io_uring operation for the calling myriad thread, parking it
-/// until the operation completes; returns the operation's result (a
+/// Runs one io_uring operation (`op` names it for `rt::dump`) for the
+/// calling myriad thread, parking it until the operation completes; returns the operation's result (a
 /// negative value is `-errno`, turned into an `io::Error`).
 ///
 /// Returns `None` where io_uring cannot be used: on an OS thread, or when
@@ -176,7 +177,7 @@ impl Ring {
 ///
 /// Every buffer and pointer `entry` names must stay valid until this
 /// returns (it returns only after the kernel has finished with them).
-pub unsafe fn submit(entry: squeue::Entry) -> Option<io::Result<i32>> {
+pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Result<i32>> {
     if !available() {
         return None;
     }
@@ -194,7 +195,7 @@ pub unsafe fn submit(entry: squeue::Entry) -> Option<io::Result<i32>> {
     let mut slot = Slot { result: 0, wake: None };
     let slot_addr = &raw mut slot;
     let mut refused = None;
-    wait::block(None, |wake| {
+    wait::block(WaitReason::File { op }, None, |wake| {
         // SAFETY: nothing else touches the slot until the entry is pushed.
         unsafe { (*slot_addr).wake = Some(wake) };
         if let Err(err) = ring.push_and_submit(&entry.user_data(slot_addr as u64)) {
@@ -234,11 +235,11 @@ mod tests {
             let mut buf = [0u8; 32];
             let entry = opcode::Read::new(fd, buf.as_mut_ptr(), buf.len() as u32).offset(7).build();
             // SAFETY: `buf` outlives the call, which waits for completion.
-            let n = unsafe { submit(entry) }.expect("on a myriad thread").unwrap() as usize;
+            let n = unsafe { submit("test", entry) }.expect("on a myriad thread").unwrap() as usize;
             let data = b"HELLO";
             let entry = opcode::Write::new(fd, data.as_ptr(), data.len() as u32).offset(0).build();
             // SAFETY: as above, for `data`.
-            let wrote = unsafe { submit(entry) }.expect("on a myriad thread").unwrap();
+            let wrote = unsafe { submit("test", entry) }.expect("on a myriad thread").unwrap();
             (buf[..n].to_vec(), wrote)
         })
         .join()
@@ -251,14 +252,14 @@ mod tests {
         let err = crate::thread::spawn(move || {
             let mut buf = [0u8; 4];
             // SAFETY: as above.
-            unsafe { submit(opcode::Read::new(bad, buf.as_mut_ptr(), 4).build()) }.unwrap().unwrap_err()
+            unsafe { submit("read", opcode::Read::new(bad, buf.as_mut_ptr(), 4).build()) }.unwrap().unwrap_err()
         })
         .join()
         .unwrap();
         assert_eq!(err.raw_os_error(), Some(libc::EBADF));
         let mut buf = [0u8; 4];
         // SAFETY: as above.
-        assert!(unsafe { submit(opcode::Read::new(bad, buf.as_mut_ptr(), 4).build()) }.is_none());
+        assert!(unsafe { submit("read", opcode::Read::new(bad, buf.as_mut_ptr(), 4).build()) }.is_none());
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::dump::WaitReason;
 use super::task::Task;
 use super::worker;
 
@@ -81,6 +82,11 @@ impl WaitState {
     pub fn parked_epoch(&self) -> Option<u64> {
         let s = self.0.load(Ordering::SeqCst);
         (s & STATUS == BLOCKED_IN_PARK).then_some(s >> 2)
+    }
+
+    /// Whether the thread is in a wait episode.
+    pub fn is_blocked(&self) -> bool {
+        self.0.load(Ordering::Acquire) & STATUS >= BLOCKED
     }
 
     /// Whether episode `epoch` is the current one and still blocked.
@@ -206,10 +212,11 @@ impl Wake {
 }
 
 /// Blocks the calling thread until the `Wake` passed to `register` is used
-/// or `deadline` passes. See the module comment.
-pub fn block(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+/// or `deadline` passes; `reason` says what for (see `rt::dump`). See the
+/// module comment.
+pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     worker::with_current_task(|task| match task {
-        Some(task) => worker::block_task(task, deadline, register),
+        Some(task) => worker::block_task(task, reason, deadline, register),
         None => block_os(deadline, register),
     })
 }
@@ -226,6 +233,7 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
     if task.token.swap(false, Ordering::Acquire) {
         return;
     }
+    worker::note_wait(task, WaitReason::Park);
     let epoch = task.wait.begin(true);
     if let Some(deadline) = deadline {
         worker::add_timer(deadline, Wake::for_task(task.arc(), epoch));

@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
+use super::dump::WaitReason;
 use super::overflow;
 use super::poller::Poller;
 use super::reactor;
@@ -176,6 +177,10 @@ impl WorkerShared {
 
     /// Whether an idle worker may take unstarted threads from this one:
     /// only a backlog, unless this worker is stalled (see `place`).
+    pub fn unstarted_len(&self) -> usize {
+        self.stealer.len()
+    }
+
     pub fn has_unstarted(&self) -> bool {
         !self.stealer.is_empty()
     }
@@ -278,6 +283,14 @@ pub struct Local {
     pub stacks: RefCell<StackPool>,
     /// The thread running now (null: the scheduler itself runs).
     running: Cell<*const Task>,
+    /// Every started thread pinned here (for `rt::dump`); each task knows
+    /// its index. The pointers are valid: a registered task is alive (it is
+    /// queued, running, or holds its own reference while blocked).
+    registry: RefCell<Vec<*const Task>>,
+    /// The time at the last look outside: when waits began, to ±a few ms.
+    coarse_now: Cell<Instant>,
+    /// The newest dump request this worker answered.
+    dump_served: Cell<u64>,
     ticks: Cell<u32>,
     next_decay: Cell<Instant>,
 }
@@ -353,7 +366,8 @@ pub fn place(rt: &'static Runtime, task: Arc<Task>) {
 }
 
 /// Blocks the running myriad thread `task` (see `wait::block`).
-pub fn block_task(task: &Task, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+pub fn block_task(task: &Task, reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    note_wait(task, reason);
     let epoch = task.wait.begin(false);
     let wake = Wake::for_task(task.arc(), epoch);
     if let Some(deadline) = deadline {
@@ -362,6 +376,13 @@ pub fn block_task(task: &Task, deadline: Option<Instant>, register: impl FnOnce(
     register(wake);
     suspend_blocked(task);
     task.wait.outcome()
+}
+
+/// Records what the running thread `task` is about to wait for.
+pub fn note_wait(task: &Task, reason: WaitReason) {
+    let since = local().map_or_else(Instant::now, |l| l.coarse_now.get());
+    // SAFETY: `task` is the running thread, recording its own wait.
+    unsafe { task.set_wait_record(reason, since) };
 }
 
 /// Ends the running thread's current wait episode at `deadline`.
@@ -403,6 +424,9 @@ impl Local {
             timers: RefCell::new(Timers::new()),
             stacks: RefCell::new(StackPool::new()),
             running: Cell::new(std::ptr::null()),
+            registry: RefCell::new(Vec::new()),
+            coarse_now: Cell::new(Instant::now()),
+            dump_served: Cell::new(0),
             ticks: Cell::new(0),
             next_decay: Cell::new(Instant::now() + DECAY_EVERY),
         }
@@ -445,6 +469,10 @@ impl Local {
         if task.worker() == NOT_STARTED {
             task.pin_to(self.shared.index);
             self.shared.counters.started.bump();
+            let mut registry = self.registry.borrow_mut();
+            // SAFETY: this worker dequeued the task, so it is its scheduler.
+            unsafe { *task.registry_index() = registry.len() };
+            registry.push(Arc::as_ptr(&task));
         }
         self.running.set(Arc::as_ptr(&task));
         self.shared.running_id.store(task.id.as_u64().get(), Ordering::Relaxed);
@@ -463,6 +491,17 @@ impl Local {
             CoroutineResult::Yield(Switch::Blocked) => std::mem::forget(task),
             CoroutineResult::Yield(Switch::Yielded) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Return(()) => {
+                let mut registry = self.registry.borrow_mut();
+                // SAFETY: this worker is the task's scheduler (and the moved
+                // task's, which is pinned here too).
+                unsafe {
+                    let index = *task.registry_index();
+                    registry.swap_remove(index);
+                    if let Some(&moved) = registry.get(index) {
+                        *(*moved).registry_index() = index;
+                    }
+                }
+                drop(registry);
                 let stack = coroutine.take().expect("just returned").into_stack();
                 self.stacks.borrow_mut().give_back(stack, &self.rt.stacks);
                 self.shared.counters.finished.bump();
@@ -480,7 +519,11 @@ impl Local {
             self.shared.poll(Some(Duration::ZERO), false);
         }
         let now = Instant::now();
+        self.coarse_now.set(now);
         self.timers.borrow_mut().fire(now);
+        if self.rt.dumps.generation.load(Ordering::Relaxed) > self.dump_served.get() {
+            self.answer_dump(now);
+        }
         if now >= self.next_decay.get() {
             let released = self.stacks.borrow_mut().decay(&self.rt.stacks);
             if !released.is_empty() {
@@ -494,6 +537,21 @@ impl Local {
             return true;
         }
         self.steal()
+    }
+
+    /// Snapshots the threads pinned here for `rt::dump`.
+    fn answer_dump(&self, now: Instant) {
+        let generation = self.rt.dumps.generation.load(Ordering::SeqCst);
+        let registry = self.registry.borrow();
+        let threads = registry
+            .iter()
+            // SAFETY: registered tasks are alive (see `registry`), and none
+            // runs: this is the scheduler, between switches.
+            .map(|&task| super::dump::describe(unsafe { &*task }, self.shared.index, now))
+            .collect();
+        drop(registry);
+        self.dump_served.set(generation);
+        self.rt.dumps.answer(self.shared.index, generation, threads);
     }
 
     /// Takes unstarted threads from the injector or another worker.
@@ -564,6 +622,7 @@ impl Local {
             let timeout = deadline.map(|d| d.saturating_duration_since(now));
             self.shared.counters.sleeps.bump();
             self.shared.poll(timeout, false);
+            self.coarse_now.set(Instant::now());
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
         self.rt.idle_workers.fetch_sub(1, Ordering::SeqCst);

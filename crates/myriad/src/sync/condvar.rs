@@ -73,7 +73,7 @@ impl Condvar {
         // SAFETY: the guard proves this thread holds the lock. The guard is
         // not used (nor dropped) until the lock is taken again below.
         unsafe { mutex.raw.unlock() };
-        let result = parking_lot::park(self.addr(), || self.seq.load(Ordering::Relaxed) == seq, deadline);
+        let result = parking_lot::park(self.addr(), "Condvar", || self.seq.load(Ordering::Relaxed) == seq, deadline);
         mutex.raw.lock();
         (guard, result == ParkResult::TimedOut)
     }

@@ -117,7 +117,7 @@ impl RawMutex {
                 }
             }
             let validate = || self.state.load(Ordering::Relaxed) == LOCKED | PARKED;
-            if let ParkResult::Unparked(TOKEN_HANDOFF) = parking_lot::park(self.addr(), validate, None) {
+            if let ParkResult::Unparked(TOKEN_HANDOFF) = parking_lot::park(self.addr(), "Mutex", validate, None) {
                 // The unlocker left `LOCKED` set for us.
                 return;
             }

@@ -153,7 +153,7 @@ impl Once {
             return;
         }
         let expected = state | QUEUED;
-        parking_lot::park(self.addr(), || self.state.load(Ordering::Relaxed) == expected, None);
+        parking_lot::park(self.addr(), "Once", || self.state.load(Ordering::Relaxed) == expected, None);
     }
 
     #[cold]

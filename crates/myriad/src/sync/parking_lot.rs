@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::rt::wait::{self, Wake};
+use crate::rt::WaitReason;
 
 const BUCKET_BITS: u32 = 10;
 const BUCKETS: usize = 1 << BUCKET_BITS;
@@ -149,12 +150,17 @@ impl Queue {
 
 /// Parks the calling thread on `addr` if `validate` (run under the bucket
 /// lock, so it must not park or unpark) returns true, until an `unpark_*`
-/// on `addr` or `deadline`.
-pub(crate) fn park(addr: usize, validate: impl FnOnce() -> bool, deadline: Option<Instant>) -> ParkResult {
+/// on `addr` or `deadline`. `kind` names the primitive for `rt::dump`.
+pub(crate) fn park(
+    addr: usize,
+    kind: &'static str,
+    validate: impl FnOnce() -> bool,
+    deadline: Option<Instant>,
+) -> ParkResult {
     let bucket = bucket(addr);
     let slot = Slot { queued: AtomicBool::new(false), token: AtomicUsize::new(TOKEN_NORMAL) };
     let mut invalid = false;
-    wait::block(deadline, |wake| {
+    wait::block(WaitReason::Lock { kind, addr, holder: None }, deadline, |wake| {
         let mut queue = bucket.lock();
         if !validate() {
             drop(queue);
@@ -248,14 +254,14 @@ mod tests {
     #[test]
     fn invalid_park_returns_at_once() {
         let x = 0u8;
-        assert_eq!(park(&x as *const u8 as usize, || false, None), ParkResult::Invalid);
+        assert_eq!(park(&x as *const u8 as usize, "test", || false, None), ParkResult::Invalid);
     }
 
     #[test]
     fn park_times_out() {
         let x = 0u8;
         let start = Instant::now();
-        let r = park(&x as *const u8 as usize, || true, Some(start + Duration::from_millis(5)));
+        let r = park(&x as *const u8 as usize, "test", || true, Some(start + Duration::from_millis(5)));
         assert_eq!(r, ParkResult::TimedOut);
         assert!(start.elapsed() >= Duration::from_millis(5));
     }
@@ -266,7 +272,7 @@ mod tests {
         let addr = Arc::as_ptr(&flag) as usize;
         let f = flag.clone();
         let h = crate::thread::spawn(move || {
-            let r = park(addr, || f.load(Ordering::Relaxed) == 0, None);
+            let r = park(addr, "test", || f.load(Ordering::Relaxed) == 0, None);
             assert!(matches!(r, ParkResult::Unparked(7) | ParkResult::Invalid));
         });
         loop {

@@ -95,7 +95,7 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITE != 0 && s & READERS_PARKED != 0
             };
-            parking_lot::park(self.addr(), validate, None);
+            parking_lot::park(self.addr(), "RwLock (read)", validate, None);
         }
     }
 
@@ -156,11 +156,16 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITE != 0 && s & WRITERS_PARKED != 0
             };
-            parking_lot::park(self.addr() + 2, validate, None);
+            parking_lot::park(self.addr() + 2, "RwLock (write)", validate, None);
         }
         // Then wait for the readers inside to leave; no new ones come in.
         while self.state.load(Ordering::Acquire) >= ONE_READER {
-            parking_lot::park(self.addr() + 1, || self.state.load(Ordering::Relaxed) >= ONE_READER, None);
+            parking_lot::park(
+                self.addr() + 1,
+                "RwLock (write, draining readers)",
+                || self.state.load(Ordering::Relaxed) >= ONE_READER,
+                None,
+            );
         }
     }
 

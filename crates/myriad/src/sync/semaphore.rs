@@ -126,7 +126,7 @@ impl Semaphore {
                 continue;
             }
             let validate = || self.state.load(Ordering::Relaxed) == WAITERS;
-            if parking_lot::park(self.addr(), validate, deadline) == ParkResult::TimedOut {
+            if parking_lot::park(self.addr(), "Semaphore", validate, deadline) == ParkResult::TimedOut {
                 return self.try_acquire();
             }
         }

@@ -56,7 +56,7 @@ impl WaitGroup {
         let inner = self.inner.clone();
         drop(self);
         while inner.count.load(Ordering::Acquire) != 0 {
-            parking_lot::park(inner.addr(), || inner.count.load(Ordering::Relaxed) != 0, None);
+            parking_lot::park(inner.addr(), "WaitGroup", || inner.count.load(Ordering::Relaxed) != 0, None);
         }
     }
 }

@@ -48,6 +48,7 @@ impl Builder {
     /// Spawns the thread, returning an error instead of panicking when it
     /// cannot be created (for instance at the memory-mapping limit; the
     /// error names `vm.max_map_count`).
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -59,6 +60,7 @@ impl Builder {
     }
 
     /// Spawns a scoped thread; see [`super::scope`].
+    #[track_caller]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
         scope: &'scope Scope<'scope, 'env>,
@@ -76,6 +78,7 @@ impl Builder {
     /// # Safety
     ///
     /// What `f` and `T` borrow must outlive the thread.
+    #[track_caller]
     unsafe fn spawn_unchecked<'scope, F, T>(
         self,
         f: F,
@@ -85,6 +88,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
+        let spawned_at = std::panic::Location::caller();
         let rt = Runtime::get()?;
         if let Some(scope) = &scope {
             scope.increment_num_running_threads();
@@ -100,7 +104,7 @@ impl Builder {
             drop(their_packet);
         };
         // SAFETY: forwarded to our caller.
-        let task = unsafe { rt.spawn_unchecked(self.name, self.stack_size, main) }?;
+        let task = unsafe { rt.spawn_unchecked(self.name, self.stack_size, spawned_at, main) }?;
         Ok(JoinInner { thread: Thread::from_task(task), packet })
     }
 }

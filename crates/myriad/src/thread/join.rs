@@ -23,6 +23,7 @@ use std::task::Waker;
 use super::scope::ScopeData;
 use super::Thread;
 use crate::rt::wait::{self, Wake};
+use crate::rt::WaitReason;
 
 const RUNNING: u8 = 0;
 const WAITING: u8 = 1;
@@ -92,10 +93,10 @@ impl<T> Packet<'_, T> {
         self.state.load(Ordering::Acquire) == DONE
     }
 
-    /// Waits for the result (once: `join` consumes the handle).
-    fn join(&self) -> super::Result<T> {
+    /// Waits for thread `id`'s result (once: `join` consumes the handle).
+    fn join(&self, id: super::ThreadId) -> super::Result<T> {
         if !self.is_finished() {
-            wait::block(None, |wake| {
+            wait::block(WaitReason::Join(id), None, |wake| {
                 // SAFETY: the thread reads `waiter` only after observing
                 // `WAITING`, which is published below, after this write.
                 unsafe { *self.waiter.get() = Some(wake) };
@@ -138,7 +139,7 @@ pub(crate) struct JoinInner<'scope, T> {
 
 impl<T> JoinInner<'_, T> {
     pub(crate) fn join(self) -> super::Result<T> {
-        self.packet.join()
+        self.packet.join(self.thread.id())
     }
 
     pub(crate) fn is_finished(&self) -> bool {

@@ -243,7 +243,7 @@ pub fn sleep_until(deadline: Instant) {
         return;
     }
     while Instant::now() < deadline {
-        wait::block(Some(deadline), |_| {});
+        wait::block(crate::rt::WaitReason::Sleep, Some(deadline), |_| {});
     }
 }
 

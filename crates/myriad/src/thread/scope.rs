@@ -94,6 +94,7 @@ impl<'scope> Scope<'scope, '_> {
     ///
     /// Panics if the thread cannot be created; [`Builder::spawn_scoped`]
     /// returns the error instead.
+    #[track_caller]
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,

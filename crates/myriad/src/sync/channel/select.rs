@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::chan::{take_slot, Chan, Slot};
 use crate::rt::wait::{self, Wake, Woken};
+use crate::rt::WaitReason;
 
 const WAITING: usize = usize::MAX;
 /// Claimed to make the select look again (a channel became ready, or was
@@ -86,6 +87,8 @@ pub trait SelectOp {
     /// Removes this operation's waiter; `selected` says whether a peer
     /// completed it.
     fn unregister(&mut self, ctx: &Arc<Ctx>, selected: bool);
+    /// The operation's name and its channel's address, for `rt::dump`.
+    fn describe(&self) -> (&'static str, usize);
 }
 
 /// Something `select!` can receive from: a channel receiver (either kind),
@@ -137,6 +140,10 @@ impl<'a, T> RecvOp<'a, T> {
 }
 
 impl<T> SelectOp for RecvOp<'_, T> {
+    fn describe(&self) -> (&'static str, usize) {
+        ("recv", self.chan as *const Chan<T> as usize)
+    }
+
     fn try_complete(&mut self) -> bool {
         match self.chan.try_recv() {
             Ok(value) => self.result = Some(Ok(value)),
@@ -191,6 +198,10 @@ impl<'a, T> SendOp<'a, T> {
 }
 
 impl<T> SelectOp for SendOp<'_, T> {
+    fn describe(&self) -> (&'static str, usize) {
+        ("send", self.chan as *const Chan<T> as usize)
+    }
+
     fn try_complete(&mut self) -> bool {
         let Some(message) = self.message.take() else { return false };
         match self.chan.try_send(message) {
@@ -270,7 +281,14 @@ pub fn select(ops: &mut [&mut dyn SelectOp], mode: Mode) -> Option<usize> {
             }
         };
         let mut blocked: Option<Arc<Ctx>> = None;
-        let woken = wait::block(deadline, |wake| {
+        let reason = match ops {
+            [op] => {
+                let (op, addr) = op.describe();
+                WaitReason::Channel { op, addr }
+            }
+            _ => WaitReason::Channel { op: "select", addr: ops.first().map_or(0, |op| op.describe().1) },
+        };
+        let woken = wait::block(reason, deadline, |wake| {
             let ctx = Arc::new(Ctx { state: AtomicUsize::new(WAITING), wake });
             for (i, op) in ops.iter_mut().enumerate() {
                 if !op.register(&ctx, i) {

@@ -1,0 +1,342 @@
+//! Thread dumps: what is every myriad thread doing, and since when?
+//!
+//! Every wait records a [`WaitReason`] and a coarse start time in the
+//! waiting thread's own control block (a few plain stores, on the thread's
+//! own worker), and every spawn records its call site. Each worker keeps a
+//! registry of the threads pinned to it.
+//!
+//! [`dump`] asks every worker for a snapshot. A worker answers at its next
+//! pass through the scheduler (within 61 thread switches, or at once if it
+//! sleeps), reading its own registry while none of its threads runs, so
+//! nothing is read across threads and no lock is held while threads run;
+//! the cost is one pass over that worker's threads. A worker that does not
+//! answer within a second (a stalled one) is listed as such. Threads not
+//! started yet have no state to show and are only counted.
+//!
+//! With `MYRIAD_DUMP_SIGNAL=1` (or `=USR2` etc.), the runtime prints a dump
+//! to stderr on `SIGUSR1` (or that signal) without stopping the program.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::task::Task;
+use super::Runtime;
+use crate::thread::ThreadId;
+
+/// What a blocked thread waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// `JoinHandle::join` on the given thread.
+    Join(ThreadId),
+    /// `thread::park` or `park_timeout`.
+    Park,
+    /// `thread::sleep`.
+    Sleep,
+    /// A lock-like primitive (`Mutex`, `RwLock`, `Condvar`, `Barrier`,
+    /// `Once`, `Semaphore`, ...), at an address, and who holds it when that
+    /// is known.
+    Lock {
+        /// Which primitive.
+        kind: &'static str,
+        /// Its address (identifies it within a dump).
+        addr: usize,
+        /// The thread holding it when the wait began, if tracked.
+        holder: Option<ThreadId>,
+    },
+    /// A channel operation (`send`, `recv`, `select`).
+    Channel {
+        /// The operation.
+        op: &'static str,
+        /// The channel's address.
+        addr: usize,
+    },
+    /// A socket operation (`read`, `write`, `accept`, `connect`, ...).
+    Socket {
+        /// The operation.
+        op: &'static str,
+        /// The socket's descriptor.
+        fd: i32,
+    },
+    /// A file operation through io_uring.
+    File {
+        /// The operation.
+        op: &'static str,
+    },
+    /// A call running on the offload pool (`myriad::blocking`).
+    Blocking,
+    /// `myriad::block_on` waiting for a future to be woken.
+    Future,
+}
+
+impl WaitReason {
+    /// A short label for grouping.
+    fn label(&self) -> String {
+        match self {
+            WaitReason::Join(id) => format!("join on thread {}", id.as_u64()),
+            WaitReason::Park => "park".into(),
+            WaitReason::Sleep => "sleep".into(),
+            WaitReason::Lock { kind, addr, holder: Some(h) } => {
+                format!("{kind} {addr:#x} held by thread {}", h.as_u64())
+            }
+            WaitReason::Lock { kind, addr, holder: None } => format!("{kind} {addr:#x}"),
+            WaitReason::Channel { op, addr } => format!("channel {op} on {addr:#x}"),
+            WaitReason::Socket { op, fd } => format!("socket {op}{}", describe_socket(*fd)),
+            WaitReason::File { op } => format!("file {op}"),
+            WaitReason::Blocking => "a blocking call on the offload pool".into(),
+            WaitReason::Future => "a future (block_on)".into(),
+        }
+    }
+}
+
+/// " on 127.0.0.1:8080 (from 127.0.0.1:51234)" for a connected socket.
+fn describe_socket(fd: i32) -> String {
+    let local = socket_addr(fd, false);
+    let peer = socket_addr(fd, true);
+    match (local, peer) {
+        (Some(l), Some(p)) => format!(" on {l} (peer {p})"),
+        (Some(l), None) => format!(" on {l}"),
+        _ => String::new(),
+    }
+}
+
+fn socket_addr(fd: i32, peer: bool) -> Option<std::net::SocketAddr> {
+    // SAFETY: a zeroed sockaddr_storage is valid; the calls write at most
+    // `len` bytes into it. A descriptor reused meanwhile gives a wrong
+    // address in a diagnostic, nothing worse.
+    unsafe {
+        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let ptr = (&raw mut storage).cast::<libc::sockaddr>();
+        let rc = if peer { libc::getpeername(fd, ptr, &mut len) } else { libc::getsockname(fd, ptr, &mut len) };
+        if rc != 0 {
+            return None;
+        }
+        match storage.ss_family as libc::c_int {
+            libc::AF_INET => {
+                let a = &*(ptr as *const libc::sockaddr_in);
+                let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                Some((ip, u16::from_be(a.sin_port)).into())
+            }
+            libc::AF_INET6 => {
+                let a = &*(ptr as *const libc::sockaddr_in6);
+                let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+                Some((ip, u16::from_be(a.sin6_port)).into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a myriad thread is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Ready to run, waiting for its worker.
+    Runnable,
+    /// Blocked.
+    Waiting(WaitReason),
+}
+
+/// One thread in a [`Dump`].
+#[derive(Clone, Debug)]
+pub struct ThreadInfo {
+    /// The thread's id.
+    pub id: ThreadId,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// The worker it is pinned to.
+    pub worker: usize,
+    /// What it is doing.
+    pub state: ThreadState,
+    /// How long it has been waiting (coarse: ±a few milliseconds).
+    pub waiting_for: Option<Duration>,
+    /// Where it was spawned.
+    pub spawned_at: &'static Location<'static>,
+}
+
+/// A snapshot of every myriad thread; see [`dump`].
+#[derive(Clone, Debug, Default)]
+pub struct Dump {
+    /// Every started thread that has not ended.
+    pub threads: Vec<ThreadInfo>,
+    /// Threads spawned but not started yet.
+    pub not_started: usize,
+    /// Workers that did not answer (stalled), with what is known.
+    pub unanswered: Vec<String>,
+    /// How long taking the dump took.
+    pub taken_in: Duration,
+}
+
+/// A worker's answer to a dump request.
+pub(crate) struct DumpRequests {
+    /// The newest request, counted from 1.
+    pub generation: std::sync::atomic::AtomicU64,
+    answers: Mutex<BTreeMap<usize, (u64, Vec<ThreadInfo>)>>,
+    answered: Condvar,
+}
+
+impl DumpRequests {
+    pub const fn new() -> DumpRequests {
+        DumpRequests {
+            generation: std::sync::atomic::AtomicU64::new(0),
+            answers: Mutex::new(BTreeMap::new()),
+            answered: Condvar::new(),
+        }
+    }
+
+    /// Called by worker `index` with a snapshot for `generation`.
+    pub fn answer(&self, index: usize, generation: u64, threads: Vec<ThreadInfo>) {
+        self.answers.lock().unwrap_or_else(|e| e.into_inner()).insert(index, (generation, threads));
+        self.answered.notify_all();
+    }
+}
+
+/// Describes a registered task for a dump (called by its worker while the
+/// task is not running).
+pub(crate) fn describe(task: &Task, worker: usize, now: Instant) -> ThreadInfo {
+    let (state, waiting_for) = if task.wait.is_blocked() {
+        // SAFETY: called by the task's own worker between switches, so
+        // the task is not running and nothing else writes its wait record.
+        let (reason, since) = unsafe { task.wait_record() };
+        (ThreadState::Waiting(reason.clone()), Some(now.saturating_duration_since(*since)))
+    } else {
+        (ThreadState::Runnable, None)
+    };
+    ThreadInfo {
+        id: task.id,
+        name: task.name().map(str::to_owned),
+        worker,
+        state,
+        waiting_for,
+        spawned_at: task.spawned_at(),
+    }
+}
+
+/// Takes a snapshot of every myriad thread: id, name, worker, state, what
+/// it waits for and since when, and where it was spawned.
+///
+/// ```
+/// use std::time::Duration;
+/// let h = myriad::thread::Builder::new()
+///     .name("napper".into())
+///     .spawn(|| myriad::thread::sleep(Duration::from_millis(300)))
+///     .unwrap();
+/// myriad::thread::sleep(Duration::from_millis(50));
+/// let dump = myriad::rt::dump();
+/// let napper = dump.threads.iter().find(|t| t.name.as_deref() == Some("napper")).unwrap();
+/// assert_eq!(napper.state, myriad::rt::ThreadState::Waiting(myriad::rt::WaitReason::Sleep));
+/// println!("{dump}");
+/// h.join().unwrap();
+/// ```
+pub fn dump() -> Dump {
+    let start = Instant::now();
+    let Ok(rt) = Runtime::get() else { return Dump::default() };
+    let requests = &rt.dumps;
+    let generation = requests.generation.fetch_add(1, Ordering::SeqCst) + 1;
+    let workers = rt.workers();
+    for w in workers {
+        w.poller.notify();
+    }
+    let deadline = start + Duration::from_secs(1);
+    let mut answers = requests.answers.lock().unwrap_or_else(|e| e.into_inner());
+    let on_worker = super::worker::local().map(|l| l.index());
+    loop {
+        let missing = workers.iter().filter(|w| answers.get(&w.index).is_none_or(|(g, _)| *g < generation)).count();
+        if missing == 0 || Instant::now() >= deadline {
+            break;
+        }
+        if on_worker.is_some() {
+            // On a worker: let it (and its scheduler, which answers) run.
+            drop(answers);
+            crate::thread::sleep(Duration::from_millis(1));
+            answers = requests.answers.lock().unwrap_or_else(|e| e.into_inner());
+        } else {
+            answers =
+                requests.answered.wait_timeout(answers, Duration::from_millis(10)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+    let mut dump = Dump::default();
+    for w in workers {
+        match answers.get(&w.index) {
+            Some((g, threads)) if *g >= generation => dump.threads.extend(threads.iter().cloned()),
+            _ => dump.unanswered.push(format!(
+                "worker {} did not answer within 1 s{}",
+                w.index,
+                if w.is_stalled() {
+                    format!(" (stalled by thread id {})", w.running_id.load(Ordering::Relaxed))
+                } else {
+                    String::new()
+                }
+            )),
+        }
+    }
+    drop(answers);
+    dump.not_started = rt.injector.len() + workers.iter().map(|w| w.unstarted_len()).sum::<usize>();
+    dump.threads.sort_by_key(|t| t.id);
+    dump.taken_in = start.elapsed();
+    dump
+}
+
+fn rough(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 {
+        format!("{} ms", d.as_millis())
+    } else if s < 120.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{:.0} min", s / 60.0)
+    }
+}
+
+impl fmt::Display for Dump {
+    /// A grouped summary ("8,214 threads waiting in socket read ... since
+    /// ≤ 3 s"), then every thread.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "myriad thread dump: {} threads, {} not started yet", self.threads.len(), self.not_started)?;
+        let mut groups: BTreeMap<(String, String), (usize, Duration)> = BTreeMap::new();
+        for t in &self.threads {
+            let what = match &t.state {
+                ThreadState::Runnable => "runnable".to_string(),
+                ThreadState::Waiting(reason) => format!("waiting on {}", reason.label()),
+            };
+            let site = format!("{}:{}", t.spawned_at.file(), t.spawned_at.line());
+            let entry = groups.entry((what, site)).or_insert((0, Duration::ZERO));
+            entry.0 += 1;
+            entry.1 = entry.1.max(t.waiting_for.unwrap_or_default());
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_by_key(|(_, (count, _))| std::cmp::Reverse(*count));
+        for ((what, site), (count, longest)) in &groups {
+            let plural = if *count == 1 { "thread" } else { "threads" };
+            if longest.is_zero() {
+                writeln!(f, "  {count} {plural} {what} (spawned at {site})")?;
+            } else {
+                writeln!(f, "  {count} {plural} {what} (spawned at {site}) for ≤ {}", rough(*longest))?;
+            }
+        }
+        for why in &self.unanswered {
+            writeln!(f, "  {why}")?;
+        }
+        writeln!(f, "threads:")?;
+        for t in &self.threads {
+            let state = match &t.state {
+                ThreadState::Runnable => "runnable".to_string(),
+                ThreadState::Waiting(reason) => format!("waiting on {}", reason.label()),
+            };
+            let since = t.waiting_for.map(|d| format!(" for {}", rough(d))).unwrap_or_default();
+            writeln!(
+                f,
+                "  thread {} '{}' on worker {}: {state}{since}, spawned at {}",
+                t.id.as_u64(),
+                t.name.as_deref().unwrap_or("<unnamed>"),
+                t.worker,
+                t.spawned_at
+            )?;
+        }
+        write!(f, "(taken in {:?})", self.taken_in)
+    }
+}

@@ -1,0 +1,102 @@
+//! Thread dumps name what every thread waits for.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use myriad::rt::{dump, ThreadState, WaitReason};
+use myriad::sync::{mpsc, Condvar, Mutex};
+use myriad::thread;
+
+/// Waits until the dump shows thread `name` waiting; returns its reason.
+fn reason_of(name: &str) -> WaitReason {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = dump();
+        if let Some(t) = d.threads.iter().find(|t| t.name.as_deref() == Some(name)) {
+            if let ThreadState::Waiting(reason) = &t.state {
+                return reason.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "{name} never showed up waiting:\n{d}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn named(name: &str, f: impl FnOnce() + Send + 'static) -> thread::JoinHandle<()> {
+    thread::Builder::new().name(name.into()).spawn(f).unwrap()
+}
+
+#[test]
+fn a_dump_lists_what_each_thread_waits_for() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let lock = Arc::new(Mutex::new(()));
+    let held = lock.lock().unwrap();
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let (tx, rx) = mpsc::channel::<u32>();
+    let (sock_a, _sock_b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let sock = myriad::net::unix::UnixStream::from(sock_a);
+
+    let sleeper = named("sleeper", || thread::sleep(Duration::from_secs(3)));
+    let s = stop.clone();
+    let parker = named("parker", move || {
+        while !s.load(Ordering::Acquire) {
+            thread::park();
+        }
+    });
+    let l = lock.clone();
+    let locker = named("locker", move || drop(l.lock().unwrap()));
+    let p = pair.clone();
+    let waiter = named("waiter", move || {
+        let mut ready = p.0.lock().unwrap();
+        while !*ready {
+            ready = p.1.wait(ready).unwrap();
+        }
+    });
+    let receiver = named("receiver", move || {
+        let _ = rx.recv();
+    });
+    let reader = named("reader", move || {
+        let mut buf = [0u8; 8];
+        let _ = (&sock).read(&mut buf);
+    });
+    let blocker = named("blocker", || myriad::blocking(|| std::thread::sleep(Duration::from_secs(2))));
+    let joiner = named("joiner", move || sleeper.join().unwrap());
+
+    assert_eq!(reason_of("parker"), WaitReason::Park);
+    assert!(matches!(reason_of("locker"), WaitReason::Lock { kind: "Mutex", .. }));
+    assert!(matches!(reason_of("waiter"), WaitReason::Lock { kind: "Condvar", .. }));
+    assert!(matches!(reason_of("receiver"), WaitReason::Channel { op: "recv", .. }));
+    assert!(matches!(reason_of("reader"), WaitReason::Socket { op: "read", .. }));
+    assert_eq!(reason_of("blocker"), WaitReason::Blocking);
+    assert!(matches!(reason_of("joiner"), WaitReason::Join(_)));
+
+    let d = dump();
+    let text = d.to_string();
+    assert!(text.contains("waiting on park"), "{text}");
+    assert!(text.contains("waiting on Mutex"), "{text}");
+    assert!(text.contains("spawned at"), "{text}");
+    let locker_info = d.threads.iter().find(|t| t.name.as_deref() == Some("locker")).unwrap();
+    assert!(locker_info.spawned_at.file().ends_with("dump.rs"));
+    assert!(locker_info.waiting_for.is_some());
+
+    stop.store(true, Ordering::Release);
+    parker.thread().unpark();
+    drop(held);
+    *pair.0.lock().unwrap() = true;
+    pair.1.notify_all();
+    tx.send(1).unwrap();
+    drop(_sock_b);
+    for h in [parker, locker, waiter, receiver, reader, blocker, joiner] {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn a_sleeping_thread_shows_as_sleeping_from_a_myriad_thread_too() {
+    let napper = named("napper", || thread::sleep(Duration::from_millis(500)));
+    let seen = thread::spawn(|| reason_of("napper")).join().unwrap();
+    assert_eq!(seen, WaitReason::Sleep);
+    napper.join().unwrap();
+}
