@@ -33,6 +33,20 @@ pub enum StackGuard {
     Mprotect,
 }
 
+/// What the runtime does when it finds every thread asleep with nothing
+/// left that could wake one (see `rt::monitor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnDeadlock {
+    /// Print "all threads are asleep — deadlock" and a thread dump on
+    /// stderr (and through `log`), and keep waiting.
+    #[default]
+    Report,
+    /// Report, then make the main thread's blocked call panic.
+    Panic,
+    /// Do nothing.
+    Ignore,
+}
+
 /// Configures the runtime before its first use.
 ///
 /// ```
@@ -49,6 +63,7 @@ pub struct Builder {
     stack_guard: Option<StackGuard>,
     blocking_threads: Option<usize>,
     stall_threshold: Option<Duration>,
+    on_deadlock: Option<OnDeadlock>,
 }
 
 impl Builder {
@@ -92,6 +107,13 @@ impl Builder {
         self
     }
 
+    /// What to do about a deadlock of every thread (`MYRIAD_DEADLOCK`:
+    /// `report`, `panic` or `ignore`; default: report).
+    pub fn on_deadlock(mut self, action: OnDeadlock) -> Builder {
+        self.on_deadlock = Some(action);
+        self
+    }
+
     /// Starts the runtime with this configuration.
     ///
     /// Fails with [`io::ErrorKind::AlreadyExists`] if the runtime has
@@ -121,6 +143,7 @@ pub struct Config {
     pub guard: GuardMode,
     pub blocking_threads: usize,
     pub stall_threshold: Duration,
+    pub on_deadlock: OnDeadlock,
 }
 
 impl Config {
@@ -145,7 +168,8 @@ impl Config {
             .or_else(|| env_usize("MYRIAD_STALL_MS").map(|ms| Duration::from_millis(ms as u64)))
             .unwrap_or(Duration::from_millis(10))
             .max(Duration::from_micros(100));
-        Config { workers, stack_size, guard, blocking_threads, stall_threshold }
+        let on_deadlock = builder.on_deadlock.or_else(env_deadlock).unwrap_or_default();
+        Config { workers, stack_size, guard, blocking_threads, stall_threshold, on_deadlock }
     }
 }
 
@@ -155,6 +179,18 @@ fn env_usize(name: &str) -> Option<usize> {
         Ok(n) => Some(n),
         Err(_) => {
             log::warn!("ignoring {name}={value:?}: not a number");
+            None
+        }
+    }
+}
+
+fn env_deadlock() -> Option<OnDeadlock> {
+    match std::env::var("MYRIAD_DEADLOCK").ok()?.trim() {
+        "report" => Some(OnDeadlock::Report),
+        "panic" => Some(OnDeadlock::Panic),
+        "ignore" => Some(OnDeadlock::Ignore),
+        other => {
+            log::warn!("ignoring MYRIAD_DEADLOCK={other:?}: expected report, panic or ignore");
             None
         }
     }

@@ -12,6 +12,7 @@
 //! | `MYRIAD_STACK_GUARD` | `madvise`, `mprotect` or `auto` | `auto` |
 //! | `MYRIAD_BLOCKING_THREADS` | cap of the offload pool of [`crate::blocking`] | 512 |
 //! | `MYRIAD_STALL_MS` | stall monitor threshold, milliseconds | 10 |
+//! | `MYRIAD_DEADLOCK` | on a deadlock of every thread: `report`, `panic`, `ignore` | `report` |
 //!
 //! A value set through [`Builder`] wins over the environment.
 //!
@@ -48,7 +49,7 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
-pub use config::{Builder, StackGuard};
+pub use config::{Builder, OnDeadlock, StackGuard};
 pub use dump::{dump, Dump, ThreadInfo, ThreadState, WaitReason};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 
@@ -64,6 +65,7 @@ pub(crate) struct Runtime {
     /// How many of `workers` have been started (only grows).
     active: AtomicUsize,
     pub stall_threshold: Duration,
+    pub on_deadlock: OnDeadlock,
     pub injector: Injector<Arc<Task>>,
     pub stacks: StackAllocator,
     /// Workers asleep in their poller.
@@ -128,6 +130,7 @@ impl Runtime {
             workers: workers.into_boxed_slice(),
             active: AtomicUsize::new(0),
             stall_threshold: config.stall_threshold,
+            on_deadlock: config.on_deadlock,
             injector: Injector::new(),
             idle_workers: AtomicUsize::new(0),
             spawned_from_os: AtomicU64::new(0),

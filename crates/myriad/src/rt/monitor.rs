@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use super::task::Task;
 use super::worker::WorkerShared;
-use super::Runtime;
+use super::{OnDeadlock, Runtime};
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -94,6 +94,7 @@ fn run(rt: &'static Runtime) -> ! {
     let busy_period = threshold / 2;
     let mut period = busy_period;
     let mut seen: Vec<Seen> = Vec::new();
+    let mut deadlock = DeadlockWatch::default();
     loop {
         std::thread::sleep(period);
         let now = Instant::now();
@@ -144,9 +145,80 @@ fn run(rt: &'static Runtime) -> ! {
                 Err(err) => log::error!("myriad: every worker is stalled and a spare cannot start: {err}"),
             }
         }
+        if all_asleep && rt.on_deadlock != OnDeadlock::Ignore {
+            deadlock.check(rt, now);
+        } else {
+            deadlock.quiet_since = None;
+            deadlock.reported = false;
+        }
         // Back off while nothing runs, as Go's sysmon does.
         period = if all_asleep { (period * 2).min(Duration::from_millis(50)).max(busy_period) } else { busy_period };
     }
+}
+
+/// Global deadlock detection: every worker asleep with no timer, no
+/// descriptor, no file operation, no blocking call and no queued work that
+/// could wake anything, and the main thread blocked in a myriad wait with
+/// no deadline — for a full second, with no thread switch in between.
+///
+/// An OS thread outside myriad (a `std::thread` computing something it
+/// will send later) is invisible here, as cgo threads are to Go's
+/// detector: a program whose main thread waits on such work should use
+/// `OnDeadlock::Ignore`.
+#[derive(Default)]
+struct DeadlockWatch {
+    /// When the runtime was first seen quiet, and its switch counts then.
+    quiet_since: Option<(Instant, Vec<u64>)>,
+    reported: bool,
+}
+
+impl DeadlockWatch {
+    fn check(&mut self, rt: &'static Runtime, now: Instant) {
+        if !quiescent(rt) {
+            self.quiet_since = None;
+            self.reported = false;
+            return;
+        }
+        let switches: Vec<u64> = rt.workers().iter().map(|w| w.counters.switches.get()).collect();
+        match &self.quiet_since {
+            Some((since, before)) if *before == switches => {
+                if now - *since < Duration::from_secs(1) || self.reported {
+                    return;
+                }
+            }
+            _ => {
+                self.quiet_since = Some((now, switches));
+                return;
+            }
+        }
+        self.reported = true;
+        let dump = super::dump();
+        eprintln!(
+            "\nmyriad: all threads are asleep — deadlock! (Nothing left in the runtime can wake them; if an \
+             OS thread outside myriad will, set MYRIAD_DEADLOCK=ignore.)\n{dump}\n"
+        );
+        log::error!("all threads are asleep — deadlock ({} myriad threads)", dump.threads.len());
+        if rt.on_deadlock == OnDeadlock::Panic {
+            super::wait::panic_main_thread();
+        }
+        // Taking the dump woke the workers; start over.
+        self.quiet_since = None;
+    }
+}
+
+fn quiescent(rt: &Runtime) -> bool {
+    let pool = rt.offload.stats();
+    rt.workers().iter().all(|w| {
+        w.is_sleeping()
+            && !w.has_mail()
+            && !w.has_unstarted()
+            && !w.has_registrations()
+            && w.timers_pending.load(Ordering::Relaxed) == 0
+    }) && rt.injector.is_empty()
+        && super::uring::in_flight() == 0
+        && pool.queued == 0
+        && pool.threads == pool.idle
+        && super::wait::main_thread_blocked()
 }
 
 fn work_is_waiting(rt: &Runtime) -> bool {

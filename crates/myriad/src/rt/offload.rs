@@ -40,6 +40,7 @@ pub struct OffloadPool {
 /// A snapshot of the pool, for metrics.
 pub struct PoolStats {
     pub threads: usize,
+    pub idle: usize,
     pub queued: usize,
     pub completed: u64,
 }
@@ -107,6 +108,7 @@ impl OffloadPool {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         PoolStats {
             threads: state.threads,
+            idle: state.idle,
             queued: state.queue.len(),
             completed: self.completed.load(Ordering::Relaxed),
         }

@@ -59,6 +59,10 @@ impl Timers {
         }
     }
 
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         self.heap.peek().map(|e| e.deadline)
     }

@@ -36,6 +36,14 @@ const RING_ENTRIES: u32 = 256;
 /// Operations completed through io_uring (for metrics).
 pub static OPERATIONS: AtomicU64 = AtomicU64::new(0);
 
+/// Operations handed to a ring (completed ones included).
+pub static SUBMITTED: AtomicU64 = AtomicU64::new(0);
+
+/// Operations submitted and not completed yet.
+pub fn in_flight() -> u64 {
+    SUBMITTED.load(Ordering::Acquire).saturating_sub(OPERATIONS.load(Ordering::Acquire))
+}
+
 /// Whether io_uring can be used in this process.
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
@@ -89,6 +97,7 @@ impl Ring {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY (for `push`): our caller keeps the entry's buffers and slot
         // valid until its completion has been delivered.
+        SUBMITTED.fetch_add(1, Ordering::Release);
         while unsafe { ring.submission().push(entry) }.is_err() {
             // The submission queue is full: hand it over and try again.
             match ring.submit() {

@@ -224,8 +224,52 @@ pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnc
 fn block_os(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     let os = OS_WAITER.with(Arc::clone);
     let epoch = os.wait.begin(false);
+    let main = deadline.is_none() && is_main_thread();
+    if main {
+        // For the deadlock detector: the main thread waits with nothing
+        // but a myriad wake-up to end it.
+        *MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()) = Some((os.clone(), epoch));
+    }
     register(Wake { waiter: Waiter::Os(os.clone()), epoch });
-    os.wait(epoch, deadline)
+    let woken = os.wait(epoch, deadline);
+    if main {
+        MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if woken == Woken::TimedOut && DEADLOCK_PANIC.load(Ordering::Acquire) {
+            panic!("all threads are asleep — deadlock (see the thread dump above)");
+        }
+    }
+    woken
+}
+
+/// The main thread's waiter and episode while it is blocked in a myriad
+/// wait without a deadline.
+static MAIN_WAIT: Mutex<Option<(Arc<OsWaiter>, u64)>> = Mutex::new(None);
+
+/// Set when the deadlock detector decided to end the main thread's wait
+/// with a panic.
+static DEADLOCK_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn is_main_thread() -> bool {
+    thread_local! {
+        static MAIN: bool = {
+            // SAFETY: getpid and gettid have no preconditions.
+            unsafe { libc::getpid() == libc::gettid() }
+        };
+    }
+    MAIN.with(|m| *m)
+}
+
+/// Whether the main thread is blocked in a myriad wait with no deadline.
+pub fn main_thread_blocked() -> bool {
+    MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|(os, epoch)| os.wait.is_current(*epoch))
+}
+
+/// Ends the main thread's wait so that it panics with a deadlock message.
+pub fn panic_main_thread() {
+    DEADLOCK_PANIC.store(true, Ordering::Release);
+    if let Some((os, epoch)) = MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        os.end(epoch, Woken::TimedOut);
+    }
 }
 
 /// `park` for the running myriad thread `task`, with std's token semantics.

@@ -138,6 +138,8 @@ pub struct WorkerShared {
     registrations: AtomicUsize,
     /// This worker's io_uring ring, created on first use.
     ring: OnceLock<io::Result<Ring>>,
+    /// Entries in this worker's timer heap (written by the worker).
+    pub timers_pending: AtomicUsize,
     /// Id of the thread running now (0: none), for the stall monitor.
     pub running_id: AtomicU64,
     /// When the current stall began (ns since `monitor::epoch`), or 0.
@@ -163,6 +165,7 @@ impl WorkerShared {
             ring: OnceLock::new(),
             registrations: AtomicUsize::new(0),
             running_id: AtomicU64::new(0),
+            timers_pending: AtomicUsize::new(0),
             stalled_since: AtomicU64::new(0),
             os_thread: OnceLock::new(),
             retired: Mutex::new(Vec::new()),
@@ -177,6 +180,11 @@ impl WorkerShared {
 
     /// Whether an idle worker may take unstarted threads from this one:
     /// only a backlog, unless this worker is stalled (see `place`).
+    /// Whether woken threads wait in this worker's inbox.
+    pub fn has_mail(&self) -> bool {
+        self.has_mail.load(Ordering::SeqCst)
+    }
+
     pub fn unstarted_len(&self) -> usize {
         self.stealer.len()
     }
@@ -388,7 +396,9 @@ pub fn note_wait(task: &Task, reason: WaitReason) {
 /// Ends the running thread's current wait episode at `deadline`.
 pub fn add_timer(deadline: Instant, wake: Wake) {
     let local = local().expect("a running myriad thread is on a worker");
-    local.timers.borrow_mut().insert(deadline, wake);
+    let mut timers = local.timers.borrow_mut();
+    timers.insert(deadline, wake);
+    local.shared.timers_pending.store(timers.len(), Ordering::Relaxed);
 }
 
 /// Gives up the worker until the running thread `task`, which has begun a
@@ -520,7 +530,7 @@ impl Local {
         }
         let now = Instant::now();
         self.coarse_now.set(now);
-        self.timers.borrow_mut().fire(now);
+        self.fire_timers(now);
         if self.rt.dumps.generation.load(Ordering::Relaxed) > self.dump_served.get() {
             self.answer_dump(now);
         }
@@ -537,6 +547,12 @@ impl Local {
             return true;
         }
         self.steal()
+    }
+
+    fn fire_timers(&self, now: Instant) {
+        let mut timers = self.timers.borrow_mut();
+        timers.fire(now);
+        self.shared.timers_pending.store(timers.len(), Ordering::Relaxed);
     }
 
     /// Snapshots the threads pinned here for `rt::dump`.
@@ -636,7 +652,7 @@ impl Local {
             let mut ready = self.ready.borrow_mut();
             self.shared.take_mail(&mut ready);
             drop(ready);
-            self.timers.borrow_mut().fire(Instant::now());
+            self.fire_timers(Instant::now());
             // Whoever ended the wait queued the task exactly once: here, or
             // in the inbox that was just emptied into `ready`.
             let mut ready = self.ready.borrow_mut();
