@@ -310,3 +310,32 @@ fn deep_recursion_fits_the_default_stack() {
     let big = thread::Builder::new().stack_size(8 << 20).spawn(|| depth(5000)).unwrap();
     assert_eq!(big.join().unwrap(), 0);
 }
+
+#[test]
+fn yielding_threads_do_not_starve_a_new_thread_on_their_worker() {
+    // On one worker's view: threads that only yield must let a thread
+    // spawned meanwhile start (the whole test runs in one myriad thread so
+    // that everything is placed on its worker).
+    let started = thread::spawn(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinners: Vec<_> = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        thread::yield_now();
+        let newcomer = thread::spawn(|| 7);
+        let value = newcomer.join().unwrap();
+        stop.store(true, Ordering::Release);
+        for s in spinners {
+            s.join().unwrap();
+        }
+        value
+    });
+    assert_eq!(started.join().unwrap(), 7);
+}

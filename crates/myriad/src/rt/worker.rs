@@ -24,7 +24,9 @@
 //!
 //! # The loop
 //!
-//! Run the next ready thread, else the next unstarted one; every 61 runs, and
+//! Run the next ready thread, else the next unstarted one (after a yield,
+//! and every 61 runs, the other way round, so that neither kind starves
+//! the other); every 61 runs, and
 //! whenever there is nothing to run, also look outside: the inbox, due
 //! timers, the injector, and other workers' unstarted threads. With nothing
 //! anywhere, spin for 20 µs, then sleep in the poller until the next timer
@@ -299,6 +301,8 @@ pub struct Local {
     coarse_now: Cell<Instant>,
     /// The newest dump request this worker answered.
     dump_served: Cell<u64>,
+    /// The last thread yielded: start a new thread next if there is one.
+    after_yield: Cell<bool>,
     ticks: Cell<u32>,
     next_decay: Cell<Instant>,
 }
@@ -437,6 +441,7 @@ impl Local {
             registry: RefCell::new(Vec::new()),
             coarse_now: Cell::new(Instant::now()),
             dump_served: Cell::new(0),
+            after_yield: Cell::new(false),
             ticks: Cell::new(0),
             next_decay: Cell::new(Instant::now() + DECAY_EVERY),
         }
@@ -460,10 +465,20 @@ impl Local {
         loop {
             let ticks = self.ticks.get().wrapping_add(1);
             self.ticks.set(ticks);
+            let mut unstarted_first = self.after_yield.replace(false);
             if ticks.is_multiple_of(OUTSIDE_EVERY) {
                 self.look_outside();
+                unstarted_first = true;
             }
-            let next = self.ready.borrow_mut().pop_front().or_else(|| self.unstarted.pop());
+            // Woken threads go first (they hold resources; finishing them
+            // frees memory), but not always: after a yield, and every 61
+            // switches, a thread not started yet gets its turn, so threads
+            // that keep yielding or waking each other cannot starve it.
+            let next = if unstarted_first {
+                self.unstarted.pop().or_else(|| self.ready.borrow_mut().pop_front())
+            } else {
+                self.ready.borrow_mut().pop_front().or_else(|| self.unstarted.pop())
+            };
             match next {
                 Some(task) => self.resume(task),
                 None => {
@@ -499,7 +514,10 @@ impl Local {
         match result {
             // The blocked task keeps this reference (`Task::take_blocked_ref`).
             CoroutineResult::Yield(Switch::Blocked) => std::mem::forget(task),
-            CoroutineResult::Yield(Switch::Yielded) => self.ready.borrow_mut().push_back(task),
+            CoroutineResult::Yield(Switch::Yielded) => {
+                self.ready.borrow_mut().push_back(task);
+                self.after_yield.set(true);
+            }
             CoroutineResult::Return(()) => {
                 let mut registry = self.registry.borrow_mut();
                 // SAFETY: this worker is the task's scheduler (and the moved
