@@ -562,6 +562,11 @@ impl Local {
             self.next_decay.set(now + DECAY_EVERY);
         }
         if !self.ready.borrow().is_empty() || !self.unstarted.is_empty() {
+            // Busy, but threads spawned from OS threads must not wait for
+            // this worker to run out of work: take one from the injector.
+            if let Steal::Success(task) = self.rt.injector.steal() {
+                self.unstarted.push(task);
+            }
             return true;
         }
         self.steal()
