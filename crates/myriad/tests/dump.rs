@@ -100,3 +100,67 @@ fn a_sleeping_thread_shows_as_sleeping_from_a_myriad_thread_too() {
     assert_eq!(seen, WaitReason::Sleep);
     napper.join().unwrap();
 }
+
+#[test]
+fn a_signal_prints_a_dump_without_stopping_the_program() {
+    if std::env::var("MYRIAD_TEST_CHILD").is_ok() {
+        let napper = named("signalled-napper", || thread::sleep(Duration::from_millis(1500)));
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY (test): raising a signal whose handler the runtime set.
+        unsafe { libc::raise(libc::SIGUSR1) };
+        napper.join().unwrap();
+        println!("CHILD-DONE");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["a_signal_prints_a_dump_without_stopping_the_program", "--exact", "--nocapture"])
+        .env("MYRIAD_TEST_CHILD", "1")
+        .env("MYRIAD_DUMP_SIGNAL", "USR1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+    assert!(stderr.contains("myriad thread dump"), "{stderr}");
+    assert!(stderr.contains("'signalled-napper'") && stderr.contains("waiting on sleep"), "{stderr}");
+}
+
+#[test]
+fn metrics_add_up_across_workers() {
+    let before = myriad::rt::metrics();
+    let gate = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..200)
+        .map(|_| {
+            let gate = gate.clone();
+            thread::spawn(move || {
+                while !gate.load(Ordering::Acquire) {
+                    thread::park();
+                }
+            })
+        })
+        .collect();
+    // The workers publish what they hold at their next look around.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = myriad::rt::metrics();
+        if m.threads_parked() >= 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never saw 200 parked threads: {m:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    gate.store(true, Ordering::Release);
+    for h in &handles {
+        h.thread().unpark();
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    let after = myriad::rt::metrics();
+    assert!(after.threads_spawned() >= before.threads_spawned() + 200);
+    let started: u64 = after.workers.iter().map(|w| w.started).sum();
+    let finished: u64 = after.workers.iter().map(|w| w.finished).sum();
+    assert!(started >= finished);
+    assert!(after.threads_spawned() >= started);
+    assert!(after.context_switches() > before.context_switches());
+}

@@ -64,6 +64,7 @@ pub struct Builder {
     blocking_threads: Option<usize>,
     stall_threshold: Option<Duration>,
     on_deadlock: Option<OnDeadlock>,
+    dump_signal: Option<libc::c_int>,
 }
 
 impl Builder {
@@ -114,6 +115,14 @@ impl Builder {
         self
     }
 
+    /// Prints a thread dump ([`crate::rt::dump`]) to stderr whenever the
+    /// process receives `signal` (e.g. `libc::SIGUSR1`), without stopping
+    /// the program (`MYRIAD_DUMP_SIGNAL=USR1`; off by default).
+    pub fn dump_on_signal(mut self, signal: libc::c_int) -> Builder {
+        self.dump_signal = Some(signal);
+        self
+    }
+
     /// Starts the runtime with this configuration.
     ///
     /// Fails with [`io::ErrorKind::AlreadyExists`] if the runtime has
@@ -144,6 +153,7 @@ pub struct Config {
     pub blocking_threads: usize,
     pub stall_threshold: Duration,
     pub on_deadlock: OnDeadlock,
+    pub dump_signal: Option<libc::c_int>,
 }
 
 impl Config {
@@ -169,7 +179,8 @@ impl Config {
             .unwrap_or(Duration::from_millis(10))
             .max(Duration::from_micros(100));
         let on_deadlock = builder.on_deadlock.or_else(env_deadlock).unwrap_or_default();
-        Config { workers, stack_size, guard, blocking_threads, stall_threshold, on_deadlock }
+        let dump_signal = builder.dump_signal.or_else(env_signal);
+        Config { workers, stack_size, guard, blocking_threads, stall_threshold, on_deadlock, dump_signal }
     }
 }
 
@@ -181,6 +192,21 @@ fn env_usize(name: &str) -> Option<usize> {
             log::warn!("ignoring {name}={value:?}: not a number");
             None
         }
+    }
+}
+
+fn env_signal() -> Option<libc::c_int> {
+    let value = std::env::var("MYRIAD_DUMP_SIGNAL").ok()?;
+    let name = value.trim().trim_start_matches("SIG");
+    match name {
+        "USR1" => Some(libc::SIGUSR1),
+        "USR2" => Some(libc::SIGUSR2),
+        "QUIT" => Some(libc::SIGQUIT),
+        "URG" => Some(libc::SIGURG),
+        other => other.parse().ok().or_else(|| {
+            log::warn!("ignoring MYRIAD_DUMP_SIGNAL={value:?}: expected USR1, USR2, QUIT or a number");
+            None
+        }),
     }
 }
 

@@ -27,6 +27,28 @@ use super::task::Task;
 use super::Runtime;
 use crate::thread::ThreadId;
 
+/// Set by the dump signal's handler; the monitor prints the dump.
+pub(crate) static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_dump_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::Relaxed);
+}
+
+/// Makes `signal` request a dump (printed by the monitor thread).
+pub(crate) fn install_signal(signal: libc::c_int) {
+    // SAFETY: installs a handler that only stores to an atomic
+    // (async-signal-safe), with a valid sigaction.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_dump_signal as *const () as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+            log::warn!("myriad: cannot install the dump signal handler: {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
 /// What a blocked thread waits for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

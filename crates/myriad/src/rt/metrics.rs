@@ -25,6 +25,15 @@ pub struct WorkerMetrics {
     pub sleeps: u64,
     /// Times the stall monitor found this worker stalled by one thread.
     pub stalls: u64,
+    /// Started threads pinned to this worker (as of its last look around,
+    /// at most 61 switches ago).
+    pub threads_pinned: u64,
+    /// Of those, threads ready to run (the rest are parked).
+    pub threads_runnable: u64,
+    /// Timers pending (including ones whose wait already ended).
+    pub timers_pending: u64,
+    /// Times a wait in the poller returned IO events or a wake-up.
+    pub poll_wakeups: u64,
 }
 
 /// A snapshot of the runtime's counters, from [`metrics`].
@@ -38,8 +47,13 @@ pub struct Metrics {
     pub blocking_threads: usize,
     /// Blocking calls waiting for a pool thread.
     pub blocking_queued: usize,
-    /// Blocking calls completed.
+    /// Blocking calls completed (file operations without io_uring among
+    /// them).
     pub blocking_completed: u64,
+    /// File operations done through io_uring.
+    pub io_uring_operations: u64,
+    /// Threads spawned and not started yet.
+    pub threads_not_started: u64,
 }
 
 impl Metrics {
@@ -51,6 +65,16 @@ impl Metrics {
     /// Threads spawned and not yet ended.
     pub fn threads_alive(&self) -> u64 {
         self.threads_spawned().saturating_sub(self.workers.iter().map(|w| w.finished).sum())
+    }
+
+    /// Threads parked (started, pinned, not runnable), on all workers.
+    pub fn threads_parked(&self) -> u64 {
+        self.workers.iter().map(|w| w.threads_pinned.saturating_sub(w.threads_runnable)).sum()
+    }
+
+    /// Threads ready to run, on all workers.
+    pub fn threads_runnable(&self) -> u64 {
+        self.workers.iter().map(|w| w.threads_runnable).sum()
     }
 
     /// Stalls detected on all workers.
@@ -86,11 +110,17 @@ pub fn metrics() -> Metrics {
                 steals: w.counters.steals.get(),
                 sleeps: w.counters.sleeps.get(),
                 stalls: w.counters.stalls.load(Ordering::Relaxed),
+                threads_pinned: w.pinned.load(Ordering::Relaxed) as u64,
+                threads_runnable: w.runnable.load(Ordering::Relaxed) as u64,
+                timers_pending: w.timers_pending.load(Ordering::Relaxed) as u64,
+                poll_wakeups: w.counters.poll_wakeups.load(Ordering::Relaxed),
             })
             .collect(),
         spawned_from_os_threads: rt.spawned_from_os.load(Ordering::Relaxed),
         blocking_threads: pool.threads,
         blocking_queued: pool.queued,
         blocking_completed: pool.completed,
+        io_uring_operations: super::uring::OPERATIONS.load(Ordering::Relaxed),
+        threads_not_started: (rt.injector.len() + rt.workers().iter().map(|w| w.unstarted_len()).sum::<usize>()) as u64,
     }
 }

@@ -13,6 +13,7 @@
 //! | `MYRIAD_BLOCKING_THREADS` | cap of the offload pool of [`crate::blocking`] | 512 |
 //! | `MYRIAD_STALL_MS` | stall monitor threshold, milliseconds | 10 |
 //! | `MYRIAD_DEADLOCK` | on a deadlock of every thread: `report`, `panic`, `ignore` | `report` |
+//! | `MYRIAD_DUMP_SIGNAL` | print a thread dump on this signal (`USR1`, ...) | off |
 //!
 //! A value set through [`Builder`] wins over the environment.
 //!
@@ -116,6 +117,9 @@ impl Runtime {
     fn new(config: Config) -> io::Result<Runtime> {
         raise_open_file_limit();
         overflow::install_handler();
+        if let Some(signal) = config.dump_signal {
+            dump::install_signal(signal);
+        }
         panic_hook::install();
         let most = (4 * config.workers + 8).min(MAX_WORKERS).max(config.workers);
         let mut workers = Vec::with_capacity(most);

@@ -145,6 +145,9 @@ fn run(rt: &'static Runtime) -> ! {
                 Err(err) => log::error!("myriad: every worker is stalled and a spare cannot start: {err}"),
             }
         }
+        if super::dump::SIGNALLED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("{}", super::dump());
+        }
         if all_asleep && rt.on_deadlock != OnDeadlock::Ignore {
             deadlock.check(rt, now);
         } else {

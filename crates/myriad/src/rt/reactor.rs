@@ -1,22 +1,38 @@
 //! IO readiness: how a myriad thread waits for a descriptor without
 //! blocking its worker.
 //!
-//! A descriptor that myriad does IO on is non-blocking. An operation first
-//! tries the syscall; only on `EAGAIN` does it wait for readiness
-//! ([`Registration::wait`]), then tries again ([`Registration::do_io`]).
+//! A descriptor that myriad does IO on is non-blocking. An operation
+//! ([`IoFd::do_io`]) tries the syscall and, only on `EAGAIN`, waits for
+//! readiness and tries again.
 //!
 //! Waiting needs a registration: the descriptor is added to the epoll
 //! instance of the worker whose thread first waits on it (edge-triggered,
 //! for reading and writing at once), with a pointer to its `Source`. The
 //! worker's poller (`poller.rs`) reports events in the same wait that
 //! covers timers and wake-ups; `dispatch` records them in the source's
-//! readiness bits and uses the `Wake` of the thread waiting in that
+//! readiness word and uses the `Wake` of the thread waiting in that
 //! direction, if any.
 //!
-//! No edge is lost: a waiting thread stores its `Wake` first and then
-//! consumes the readiness bit; an event stores the bit first and then takes
-//! the `Wake`. Whichever comes second sees the other's write, so either the
-//! thread wakes itself and retries, or the event wakes it.
+//! # Readiness
+//!
+//! The readiness word holds, per direction, "may be ready" and "closed"
+//! bits, and a tick that every dispatched event advances. Events set bits;
+//! only an operation that *saw* the descriptor not ready clears them: one
+//! that failed with `EAGAIN`, or a stream read that returned less than
+//! asked for (the receive queue was drained: the next byte to arrive is a
+//! new edge). The bits are cleared only if the tick is still the one read
+//! *before* the syscall, so an edge dispatched meanwhile is never erased.
+//! A myriad thread whose direction is not ready waits first, without the
+//! syscall that would only say `EAGAIN` (a request-response connection
+//! then costs one `recv` and one `send` per request, as tokio's does).
+//! After any wake-up the operation is tried once regardless of the bits
+//! (a `shutdown` wakes waiters without an event).
+//!
+//! No edge is lost: a waiting thread stores its `Wake` first and then looks
+//! at the readiness bits; an event sets the bits first and then takes the
+//! `Wake`, both under the waiter slot's mutex. Whichever comes second sees
+//! the other's write, so either the thread wakes itself and retries, or the
+//! event wakes it.
 //!
 //! A registration is removed from epoll (`EPOLL_CTL_DEL`) before its
 //! descriptor is closed. The epoll instance still holds a pointer to the
@@ -26,7 +42,8 @@
 //! could name it has been handled.
 //!
 //! On an OS thread, waiting is `poll(2)` on the descriptor: it blocks that
-//! OS thread, as std would, and needs no registration.
+//! OS thread, as std would, and needs no registration; OS threads always
+//! try the syscall first.
 //!
 //! [`IoFd`] puts it together for the std-shaped types (`myriad::net`):
 //! an owned non-blocking descriptor with a registration made on first need.
@@ -50,9 +67,14 @@ pub enum Direction {
 
 const READABLE: u32 = 1;
 const WRITABLE: u32 = 2;
-/// Hang-up or error: the next wait in either direction returns at once,
-/// and the retried syscall reports what happened.
-const CLOSED: u32 = 4;
+/// Hang-up or error, one bit per direction: an operation in that direction
+/// is tried (and reports what happened) until it says `EAGAIN` (a datagram
+/// socket still does after a hang-up; then the bit is cleared like the
+/// others, so that waits do not turn into a busy loop).
+const READ_CLOSED: u32 = 4;
+const WRITE_CLOSED: u32 = 8;
+/// One step of the event tick in the upper bits of the readiness word.
+const TICK: u32 = 1 << 8;
 
 /// Successful operations in a row after which a thread yields, so that one
 /// always-ready socket cannot starve the other threads of its worker.
@@ -88,6 +110,24 @@ fn bit(direction: Direction) -> u32 {
     }
 }
 
+/// The bits that let an operation in `direction` go ahead.
+fn ready_mask(direction: Direction) -> u32 {
+    match direction {
+        Direction::Read => READABLE | READ_CLOSED,
+        Direction::Write => WRITABLE | WRITE_CLOSED,
+    }
+}
+
+impl Source {
+    /// Clears `bits` if no event has been dispatched since `seen` was read
+    /// (before the syscall that found the descriptor not ready).
+    fn clear(&self, seen: u32, bits: u32) {
+        let _ = self.readiness.fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+            (now & !(TICK - 1) == seen & !(TICK - 1)).then_some(now & !bits)
+        });
+    }
+}
+
 /// A descriptor registered with one worker's epoll instance.
 struct Registration {
     fd: RawFd,
@@ -115,9 +155,9 @@ impl Registration {
         Ok(Registration { fd, worker, source })
     }
 
-    /// Waits until the descriptor may be ready in `direction`, or until
-    /// `deadline` (then fails with `WouldBlock`, as std's socket timeouts
-    /// do on Unix).
+    /// Waits until the descriptor may be ready in `direction` (its bits
+    /// are set), or until `deadline` (then fails with `WouldBlock`, as
+    /// std's socket timeouts do on Unix). Returns at once if they are set.
     fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
         let source = &self.source;
         let op = match direction {
@@ -126,13 +166,9 @@ impl Registration {
         };
         let woken = wait::block(WaitReason::Socket { op, fd: self.fd }, deadline, |wake| {
             *source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()) = Some(wake.clone());
-            // Consume the readiness (and a hang-up report) this wait could
-            // have missed; the retried syscall tells what it meant. A
-            // hang-up must be consumed too: after one, a datagram socket
-            // still answers EAGAIN, and a bit that stayed set would turn
-            // every wait into a busy loop.
-            let ready = bit(direction) | CLOSED;
-            if source.readiness.fetch_and(!ready, Ordering::AcqRel) & ready != 0 {
+            // An event that set the bits before the store above took no
+            // `Wake` (see the module comment): the bits say so here.
+            if source.readiness.load(Ordering::Acquire) & ready_mask(direction) != 0 {
                 source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
                 wake.wake();
             }
@@ -197,20 +233,71 @@ impl IoFd {
         &self,
         direction: Direction,
         deadline: Option<Instant>,
+        op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_loop(direction, deadline, op, |_| false)
+    }
+
+    /// [`IoFd::do_io`] for a read from a *stream* into `len` bytes: a read
+    /// that returns fewer (but some) bytes drained the receive queue, so
+    /// the next read waits for an event instead of asking the kernel first.
+    /// Not for datagrams (a short datagram says nothing about the queue)
+    /// nor for `peek` (which leaves the bytes queued).
+    pub fn do_stream_read(
+        &self,
+        len: usize,
+        deadline: Option<Instant>,
+        op: impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.io_loop(Direction::Read, deadline, op, |&n| 0 < n && n < len)
+    }
+
+    fn io_loop<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
         mut op: impl FnMut(RawFd) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         spend_budget();
+        // Whether to trust the readiness bits: not right after a wake-up.
+        let mut trust_bits = true;
         loop {
+            // Read before the syscall: `Source::clear` compares the tick.
+            let seen = self.registration.get().map(|r| (&r.source, r.source.readiness.load(Ordering::Acquire)));
+            if let Some((_, state)) = seen {
+                if trust_bits && state & ready_mask(direction) == 0 && worker::with_current_task(|t| t.is_some()) {
+                    // Not ready since an operation said so: wait for the
+                    // event rather than hear `EAGAIN` first.
+                    self.wait(direction, deadline)?;
+                    trust_bits = false;
+                    continue;
+                }
+            }
             match op(self.fd.as_raw_fd()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(direction, deadline)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Some((source, state)) = seen {
+                        source.clear(state, ready_mask(direction));
+                    }
+                    self.wait(direction, deadline)?;
+                    trust_bits = false;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(value) => {
+                    if let Some((source, state)) = seen {
+                        if drained(&value) {
+                            source.clear(state, bit(direction));
+                        }
+                    }
+                    return Ok(value);
+                }
                 result => return result,
             }
         }
     }
 
     /// Waits until the descriptor may be ready in `direction`.
-    pub fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
         if worker::with_current_task(|task| task.is_none()) {
             return poll_os(self.fd.as_raw_fd(), direction, deadline);
         }
@@ -282,13 +369,16 @@ pub fn dispatch(events: &[libc::epoll_event]) {
             bits |= WRITABLE;
         }
         if flags & (libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32 != 0 {
-            bits |= CLOSED;
+            bits |= READ_CLOSED | WRITE_CLOSED;
         }
-        source.readiness.fetch_or(bits, Ordering::AcqRel);
-        if bits & (READABLE | CLOSED) != 0 {
+        // Set the bits and advance the tick in one step (see `Source::clear`).
+        let _ = source
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| Some((now | bits).wrapping_add(TICK)));
+        if bits & ready_mask(Direction::Read) != 0 {
             source.wake(Direction::Read);
         }
-        if bits & (WRITABLE | CLOSED) != 0 {
+        if bits & ready_mask(Direction::Write) != 0 {
             source.wake(Direction::Write);
         }
     }

@@ -101,6 +101,8 @@ pub struct WorkerCounters {
     pub switches: Counter,
     pub steals: Counter,
     pub sleeps: Counter,
+    /// Waits in the poller that returned IO events or a wake-up.
+    pub poll_wakeups: AtomicU64,
     /// Written by the stall monitor, hence a real atomic counter.
     pub stalls: AtomicU64,
 }
@@ -142,6 +144,10 @@ pub struct WorkerShared {
     ring: OnceLock<io::Result<Ring>>,
     /// Entries in this worker's timer heap (written by the worker).
     pub timers_pending: AtomicUsize,
+    /// Started threads pinned here, and how many of them were runnable,
+    /// at the worker's last look outside (written by the worker).
+    pub pinned: AtomicUsize,
+    pub runnable: AtomicUsize,
     /// Id of the thread running now (0: none), for the stall monitor.
     pub running_id: AtomicU64,
     /// When the current stall began (ns since `monitor::epoch`), or 0.
@@ -168,6 +174,8 @@ impl WorkerShared {
             registrations: AtomicUsize::new(0),
             running_id: AtomicU64::new(0),
             timers_pending: AtomicUsize::new(0),
+            pinned: AtomicUsize::new(0),
+            runnable: AtomicUsize::new(0),
             stalled_since: AtomicU64::new(0),
             os_thread: OnceLock::new(),
             retired: Mutex::new(Vec::new()),
@@ -222,6 +230,9 @@ impl WorkerShared {
         unsafe { reactor::release_retired(retired) };
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
         let mut n = self.poller.wait(timeout, &mut events);
+        if n > 0 || timeout != Some(Duration::ZERO) {
+            self.counters.poll_wakeups.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(at) = events[..n].iter().position(|e| e.u64 == RING_TOKEN) {
             events.copy_within(at + 1..n, at);
             n -= 1;
@@ -549,6 +560,8 @@ impl Local {
         let now = Instant::now();
         self.coarse_now.set(now);
         self.fire_timers(now);
+        self.shared.pinned.store(self.registry.borrow().len(), Ordering::Relaxed);
+        self.shared.runnable.store(self.ready.borrow().len(), Ordering::Relaxed);
         if self.rt.dumps.generation.load(Ordering::Relaxed) > self.dump_served.get() {
             self.answer_dump(now);
         }
