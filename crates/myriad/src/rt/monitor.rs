@@ -132,6 +132,13 @@ fn run(rt: &'static Runtime) -> ! {
                     running,
                     stalled_for
                 );
+                #[cfg(feature = "tracing")]
+                tracing::warn!(
+                    worker = w.index,
+                    thread = running,
+                    stalled_ms = stalled_for.as_millis() as u64,
+                    "myriad worker stalled"
+                );
                 rt.wake_idle_worker(true);
             }
             if w.has_registrations() {
@@ -201,6 +208,8 @@ impl DeadlockWatch {
              OS thread outside myriad will, set MYRIAD_DEADLOCK=ignore.)\n{dump}\n"
         );
         log::error!("all threads are asleep — deadlock ({} myriad threads)", dump.threads.len());
+        #[cfg(feature = "tracing")]
+        tracing::error!(threads = dump.threads.len(), "myriad: all threads are asleep — deadlock");
         if rt.on_deadlock == OnDeadlock::Panic {
             super::wait::panic_main_thread();
         }

@@ -71,6 +71,11 @@ pub struct Task {
     /// switches (for `rt::dump`); both on the worker's OS thread.
     wait_record: UnsafeCell<(WaitReason, Instant)>,
     own: UnsafeCell<OwnState>,
+    /// The thread's span, entered by its worker around every resume (the
+    /// subscriber's "current span" is per OS thread, so it must be swapped
+    /// with the myriad thread, never left entered across a switch).
+    #[cfg(feature = "tracing")]
+    pub span: tracing::Span,
 }
 
 // SAFETY: the shared fields are atomics or immutable. `coroutine` is used by
@@ -95,8 +100,16 @@ impl Task {
         coroutine: TaskCoroutine,
         guard: (usize, usize),
     ) -> Arc<Task> {
+        let id = ThreadId::new();
+        #[cfg(feature = "tracing")]
+        let span = tracing::info_span!(
+            "myriad_thread",
+            id = id.as_u64().get(),
+            name = name.as_deref().unwrap_or("<unnamed>"),
+            spawned_at = %spawned_at
+        );
         Arc::new(Task {
-            id: ThreadId::new(),
+            id,
             name: name.map(String::into_boxed_str),
             spawned_at,
             guard,
@@ -107,6 +120,8 @@ impl Task {
             registry_index: UnsafeCell::new(usize::MAX),
             wait_record: UnsafeCell::new((WaitReason::Park, Instant::now())),
             own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
+            #[cfg(feature = "tracing")]
+            span,
         })
     }
 

@@ -503,6 +503,8 @@ impl Local {
 
     fn resume(&self, task: Arc<Task>) {
         if task.worker() == NOT_STARTED {
+            #[cfg(feature = "tracing")]
+            tracing::trace!(parent: &task.span, worker = self.shared.index, "myriad thread started");
             task.pin_to(self.shared.index);
             self.shared.counters.started.bump();
             let mut registry = self.registry.borrow_mut();
@@ -515,7 +517,11 @@ impl Local {
         // SAFETY: this worker dequeued the task, so it is its scheduler; the
         // reference is dropped before the task can be queued again.
         let coroutine = unsafe { task.coroutine() };
+        #[cfg(feature = "tracing")]
+        let entered = task.span.enter();
         let result = coroutine.as_mut().expect("a queued thread has not finished").resume(());
+        #[cfg(feature = "tracing")]
+        drop(entered);
         self.running.set(std::ptr::null());
         self.shared.running_id.store(0, Ordering::Relaxed);
         self.shared.counters.switches.bump();
@@ -530,6 +536,8 @@ impl Local {
                 self.after_yield.set(true);
             }
             CoroutineResult::Return(()) => {
+                #[cfg(feature = "tracing")]
+                tracing::trace!(parent: &task.span, "myriad thread exited");
                 let mut registry = self.registry.borrow_mut();
                 // SAFETY: this worker is the task's scheduler (and the moved
                 // task's, which is pinned here too).
