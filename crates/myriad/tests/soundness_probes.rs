@@ -94,7 +94,7 @@ fn rc_from_std_thread_local_survives_blocking_calls_in_10_000_threads() {
     let rounds = scaled(20, 3).min(20);
     // Every 10th thread also reads a socket: 1,000 connections, 2,000
     // descriptors (the machine's limit is 20,000).
-    let with_socket = |i: usize| i % 10 == 0;
+    let with_socket = |i: usize| i.is_multiple_of(10);
     let addr = start_echo_server();
     let locks: Arc<Vec<Mutex<u64>>> = Arc::new((0..16).map(|_| Mutex::new(0)).collect());
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..threads).map(|_| mpsc::channel::<usize>()).unzip();
@@ -154,7 +154,7 @@ fn rc_from_std_thread_local_survives_blocking_calls_in_10_000_threads() {
     // holder there is gone, and its count is back to 1. Read them from
     // threads spawned afterwards (whatever worker they land on).
     let after: Vec<_> =
-        (0..64).map(|_| thread::spawn(|| (HOLDERS.with(Cell::get), SHARED.with(|s| Rc::strong_count(s))))).collect();
+        (0..64).map(|_| thread::spawn(|| (HOLDERS.with(Cell::get), SHARED.with(Rc::strong_count)))).collect();
     for h in after {
         assert_eq!(h.join().unwrap(), (0, 1));
     }
