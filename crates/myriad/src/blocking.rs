@@ -61,11 +61,13 @@ where
     // this function returns only after the job has finished with both
     // (it signals as its last act, and `block` has no deadline).
     let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
-    wait::block(WaitReason::Blocking, None, |wake| {
+    let register = |wake| {
         // SAFETY: the job is not submitted yet, so nobody else accesses it.
         unsafe { *slot.wake.get() = Some(wake) };
         rt.offload.submit(job);
-    });
+    };
+    // SAFETY: only the job ends this wait, by using its Wake once, last.
+    unsafe { wait::block_once(WaitReason::Blocking, register) };
     // SAFETY: the job stored the result before waking us and is done.
     match unsafe { (*slot.result.get()).take() }.expect("the job stored its result") {
         Ok(value) => value,

@@ -224,7 +224,7 @@ pub(crate) fn describe(task: &Task, worker: usize, now: Instant) -> ThreadInfo {
         // SAFETY: called by the task's own worker between switches, so
         // the task is not running and nothing else writes its wait record.
         let (reason, since) = unsafe { task.wait_record() };
-        (ThreadState::Waiting(reason.clone()), Some(now.saturating_duration_since(*since)))
+        (ThreadState::Waiting(reason.clone()), since.map(|since| now.saturating_duration_since(since)))
     } else {
         (ThreadState::Runnable, None)
     };

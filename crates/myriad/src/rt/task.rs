@@ -69,7 +69,7 @@ pub struct Task {
     /// What the current or last wait was for, and when it began: written
     /// by the thread itself as it blocks, read by its worker between
     /// switches (for `rt::dump`); both on the worker's OS thread.
-    wait_record: UnsafeCell<(WaitReason, Instant)>,
+    wait_record: UnsafeCell<(WaitReason, Option<Instant>)>,
     own: UnsafeCell<OwnState>,
     /// The thread's span, entered by its worker around every resume (the
     /// subscriber's "current span" is per OS thread, so it must be swapped
@@ -118,7 +118,7 @@ impl Task {
             worker: AtomicUsize::new(NOT_STARTED),
             coroutine: UnsafeCell::new(Some(coroutine)),
             registry_index: UnsafeCell::new(usize::MAX),
-            wait_record: UnsafeCell::new((WaitReason::Park, Instant::now())),
+            wait_record: UnsafeCell::new((WaitReason::Park, None)),
             own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
             #[cfg(feature = "tracing")]
             span,
@@ -153,7 +153,7 @@ impl Task {
     pub unsafe fn set_wait_record(&self, reason: WaitReason, since: Instant) {
         // SAFETY: the running thread is the only writer, and its worker
         // (the only reader) is not reading while the thread runs.
-        unsafe { *self.wait_record.get() = (reason, since) };
+        unsafe { *self.wait_record.get() = (reason, Some(since)) };
     }
 
     /// What the thread waits for, and since when.
@@ -162,7 +162,7 @@ impl Task {
     ///
     /// Only the worker the task is pinned to may call this, while the task
     /// is not running, and must drop the reference before resuming it.
-    pub unsafe fn wait_record(&self) -> &(WaitReason, Instant) {
+    pub unsafe fn wait_record(&self) -> &(WaitReason, Option<Instant>) {
         // SAFETY: the caller's obligations exclude a concurrent write.
         unsafe { &*self.wait_record.get() }
     }

@@ -204,7 +204,7 @@ pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Resul
     let mut slot = Slot { result: 0, wake: None };
     let slot_addr = &raw mut slot;
     let mut refused = None;
-    wait::block(WaitReason::File { op }, None, |wake| {
+    let register = |wake| {
         // SAFETY: nothing else touches the slot until the entry is pushed.
         unsafe { (*slot_addr).wake = Some(wake) };
         if let Err(err) = ring.push_and_submit(&entry.user_data(slot_addr as u64)) {
@@ -215,7 +215,10 @@ pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Resul
                 wake.wake();
             }
         }
-    });
+    };
+    // SAFETY: the completion (or, if the entry never reached the ring, this
+    // function itself) uses the Wake once, and nothing else ends the wait.
+    unsafe { wait::block_once(WaitReason::File { op }, register) };
     if let Some(err) = refused {
         return Some(Err(err));
     }

@@ -57,8 +57,16 @@ impl WaitState {
     /// Starts a wait episode. Only the thread itself calls this.
     pub fn begin(&self, in_park: bool) -> u64 {
         let epoch = (self.0.load(Ordering::Relaxed) >> 2) + 1;
-        let status = if in_park { BLOCKED_IN_PARK } else { BLOCKED };
-        self.0.store(epoch << 2 | status, Ordering::SeqCst);
+        if in_park {
+            // Sequentially consistent: `park` and `unpark` pair this store
+            // with their loads of the token (a Dekker handshake).
+            self.0.store(epoch << 2 | BLOCKED_IN_PARK, Ordering::SeqCst);
+        } else {
+            // A waker learns the epoch through whatever `register` published
+            // it with (after this store in program order), so release
+            // ordering suffices.
+            self.0.store(epoch << 2 | BLOCKED, Ordering::Release);
+        }
         epoch
     }
 
@@ -162,6 +170,9 @@ impl OsWaiter {
 #[derive(Clone)]
 enum Waiter {
     Task(Arc<Task>),
+    /// A blocked task that cannot go away before this `Wake` is used (see
+    /// `block_once`): it holds its own reference while blocked.
+    BorrowedTask(*const Task),
     Os(Arc<OsWaiter>),
 }
 
@@ -172,9 +183,25 @@ pub struct Wake {
     epoch: u64,
 }
 
+// SAFETY: `Task` and `OsWaiter` are `Sync`; a `BorrowedTask` pointer is
+// only made by `block_once`, whose contract keeps the task alive until the
+// `Wake` has been used, from whichever thread uses it.
+unsafe impl Send for Wake {}
+// SAFETY: as above.
+unsafe impl Sync for Wake {}
+
 impl Wake {
     pub(crate) fn for_task(task: Arc<Task>, epoch: u64) -> Wake {
         Wake { waiter: Waiter::Task(task), epoch }
+    }
+
+    /// A `Wake` that borrows the blocked `task` (see `block_once`).
+    ///
+    /// # Safety
+    ///
+    /// `block_once`'s contract.
+    pub(crate) unsafe fn for_task_borrowed(task: &Task, epoch: u64) -> Wake {
+        Wake { waiter: Waiter::BorrowedTask(task), epoch }
     }
 
     /// Wakes the thread if this episode is still its current wait; returns
@@ -192,22 +219,25 @@ impl Wake {
     pub(crate) fn is_pending(&self) -> bool {
         match &self.waiter {
             Waiter::Task(task) => task.wait.is_current(self.epoch),
+            // SAFETY: see `block_once`: alive until this Wake is used.
+            Waiter::BorrowedTask(task) => unsafe { &**task }.wait.is_current(self.epoch),
             Waiter::Os(os) => os.wait.is_current(self.epoch),
         }
     }
 
     fn end(&self, outcome: Woken) -> bool {
-        match &self.waiter {
-            Waiter::Task(task) => {
-                let won = task.wait.end(self.epoch, outcome);
-                if won {
-                    // SAFETY: we just ended the episode, and queue the task.
-                    worker::schedule(unsafe { task.take_blocked_ref() });
-                }
-                won
-            }
-            Waiter::Os(os) => os.end(self.epoch, outcome),
+        let task: &Task = match &self.waiter {
+            Waiter::Task(task) => task,
+            // SAFETY: see `block_once`: alive until this Wake is used.
+            Waiter::BorrowedTask(task) => unsafe { &**task },
+            Waiter::Os(os) => return os.end(self.epoch, outcome),
+        };
+        let won = task.wait.end(self.epoch, outcome);
+        if won {
+            // SAFETY: we just ended the episode, and queue the task.
+            worker::schedule(unsafe { task.take_blocked_ref() });
         }
+        won
     }
 }
 
@@ -218,6 +248,25 @@ pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnc
     worker::with_current_task(|task| match task {
         Some(task) => worker::block_task(task, reason, deadline, register),
         None => block_os(deadline, register),
+    })
+}
+
+/// As `block` with no deadline, for a wait that exactly one party ends,
+/// by using the `Wake` once (a join, an offload call, an io_uring
+/// completion). The `Wake` then borrows a waiting myriad thread instead of
+/// counting a reference to it: two atomic operations fewer.
+///
+/// # Safety
+///
+/// Nothing but the `Wake` handed to `register` may end this wait, and it
+/// must not be used (or looked at) after its first use; clones must not
+/// outlive that use.
+pub unsafe fn block_once(reason: WaitReason, register: impl FnOnce(Wake)) {
+    worker::with_current_task(|task| match task {
+        Some(task) => worker::block_task_once(task, reason, register),
+        None => {
+            block_os(None, register);
+        }
     })
 }
 

@@ -401,6 +401,16 @@ pub fn block_task(task: &Task, reason: WaitReason, deadline: Option<Instant>, re
     task.wait.outcome()
 }
 
+/// `block_task` for `wait::block_once`.
+pub fn block_task_once(task: &Task, reason: WaitReason, register: impl FnOnce(Wake)) {
+    note_wait(task, reason);
+    let epoch = task.wait.begin(false);
+    // SAFETY: forwarded from `wait::block_once`: only this Wake ends the
+    // episode, and until then the blocked task keeps itself alive.
+    register(unsafe { Wake::for_task_borrowed(task, epoch) });
+    suspend_blocked(task);
+}
+
 /// Records what the running thread `task` is about to wait for.
 pub fn note_wait(task: &Task, reason: WaitReason) {
     let since = local().map_or_else(Instant::now, |l| l.coarse_now.get());

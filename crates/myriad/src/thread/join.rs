@@ -96,7 +96,7 @@ impl<T> Packet<'_, T> {
     /// Waits for thread `id`'s result (once: `join` consumes the handle).
     fn join(&self, id: super::ThreadId) -> super::Result<T> {
         if !self.is_finished() {
-            wait::block(WaitReason::Join(id), None, |wake| {
+            let register = |wake: Wake| {
                 // SAFETY: the thread reads `waiter` only after observing
                 // `WAITING`, which is published below, after this write.
                 unsafe { *self.waiter.get() = Some(wake) };
@@ -107,7 +107,10 @@ impl<T> Packet<'_, T> {
                         wake.wake();
                     }
                 }
-            });
+            };
+            // SAFETY: only `finish` uses the stored Wake, once; a joiner
+            // that finds the thread done takes it back and uses it itself.
+            unsafe { wait::block_once(WaitReason::Join(id), register) };
         }
         debug_assert!(self.is_finished(), "only the thread's end wakes a joiner");
         // SAFETY: `DONE` was observed with Acquire, so the write is visible;
