@@ -10,6 +10,31 @@ use std::time::Duration;
 use myriad::sync::{mpsc, Barrier, Mutex};
 use myriad::thread;
 
+/// Starts two threads that lock two mutexes in opposite orders.
+fn lock_cycle() -> (thread::JoinHandle<()>, thread::JoinHandle<()>) {
+    let a = Arc::new(Mutex::new(0));
+    let b = Arc::new(Mutex::new(0));
+    let barrier = Arc::new(Barrier::new(2));
+    let (a2, b2, barrier2) = (a.clone(), b.clone(), barrier.clone());
+    let first = thread::Builder::new()
+        .name("takes-a-then-b".into())
+        .spawn(move || {
+            let _a = a.lock().unwrap();
+            barrier.wait();
+            let _b = b.lock().unwrap();
+        })
+        .unwrap();
+    let second = thread::Builder::new()
+        .name("takes-b-then-a".into())
+        .spawn(move || {
+            let _b = b2.lock().unwrap();
+            barrier2.wait();
+            let _a = a2.lock().unwrap();
+        })
+        .unwrap();
+    (first, second)
+}
+
 fn scenario(name: &str) {
     match name {
         // Three threads wait on a channel whose only sender main keeps
@@ -27,28 +52,17 @@ fn scenario(name: &str) {
             }
             drop(tx);
         }
+        // Two threads take two locks in opposite orders while main goes on
+        // with other work: a partial deadlock.
+        "partial" => {
+            let (first, second) = lock_cycle();
+            std::thread::sleep(Duration::from_secs(4));
+            assert!(!first.is_finished() && !second.is_finished());
+            println!("main carried on");
+        }
         // Two threads take two locks in opposite orders.
         "locks" => {
-            let a = Arc::new(Mutex::new(0));
-            let b = Arc::new(Mutex::new(0));
-            let barrier = Arc::new(Barrier::new(2));
-            let (a2, b2, barrier2) = (a.clone(), b.clone(), barrier.clone());
-            let first = thread::Builder::new()
-                .name("takes-a-then-b".into())
-                .spawn(move || {
-                    let _a = a.lock().unwrap();
-                    barrier.wait();
-                    let _b = b.lock().unwrap();
-                })
-                .unwrap();
-            let second = thread::Builder::new()
-                .name("takes-b-then-a".into())
-                .spawn(move || {
-                    let _b = b2.lock().unwrap();
-                    barrier2.wait();
-                    let _a = a2.lock().unwrap();
-                })
-                .unwrap();
+            let (first, second) = lock_cycle();
             let _ = first.join();
             let _ = second.join();
         }
@@ -118,6 +132,16 @@ fn main() {
             && locks.stderr.contains("'takes-b-then-a'")
             && locks.stderr.contains("Mutex"),
         &|| locks.stderr.clone(),
+    );
+    let partial = run("partial", "panic");
+    check(
+        "a lock cycle is reported while the rest of the program goes on",
+        partial.code == Some(0)
+            && partial.stderr.contains("deadlock between 2 threads waiting on each other's locks")
+            && partial.stderr.contains("'takes-a-then-b'")
+            && partial.stderr.contains("'takes-b-then-a'")
+            && partial.stderr.contains("held by thread"),
+        &|| partial.stderr.clone(),
     );
     for live in ["timer", "listener"] {
         let outcome = run(live, "panic");

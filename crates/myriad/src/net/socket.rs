@@ -40,6 +40,10 @@ use socket2::SockRef;
 
 use crate::rt::reactor::{Direction, IoFd};
 
+fn op_once<R>(fd: RawFd, mut op: impl FnMut(RawFd) -> io::Result<R>) -> io::Result<R> {
+    op(fd)
+}
+
 /// A non-blocking descriptor with std's per-handle settings.
 pub(crate) struct Socket {
     io: IoFd,
@@ -98,26 +102,50 @@ impl Socket {
         self.op(Direction::Write, &self.write_timeout, op)
     }
 
+    /// Runs a read from a stream into `len` bytes (see
+    /// [`IoFd::do_stream_read`]: a short read lets the next one wait for an
+    /// event without asking the kernel first).
+    pub fn stream_read_op(&self, len: usize, op: impl FnMut(RawFd) -> io::Result<usize>) -> io::Result<usize> {
+        match self.blocking_deadline(&self.read_timeout) {
+            None => op_once(self.io.as_raw_fd(), op),
+            Some(deadline) => self.io.do_stream_read(len, deadline, op),
+        }
+    }
+
     fn op<R>(
         &self,
         direction: Direction,
         timeout: &AtomicU64,
-        mut op: impl FnMut(RawFd) -> io::Result<R>,
+        op: impl FnMut(RawFd) -> io::Result<R>,
     ) -> io::Result<R> {
-        if self.nonblocking.load(Ordering::Relaxed) {
-            return op(self.io.as_raw_fd());
+        match self.blocking_deadline(timeout) {
+            None => op_once(self.io.as_raw_fd(), op),
+            Some(deadline) => self.io.do_io(direction, deadline, op),
         }
-        let deadline = match timeout.load(Ordering::Relaxed) {
-            0 => None,
-            nanos => Instant::now().checked_add(Duration::from_nanos(nanos)),
-        };
-        self.io.do_io(direction, deadline, op)
     }
 
-    /// Waits until the descriptor may be ready in `direction`, or until
-    /// `deadline` (then `WouldBlock`).
-    pub fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
-        self.io.wait(direction, deadline)
+    /// `None` in std's non-blocking mode, else the deadline of an operation
+    /// starting now under `timeout` (`Some(None)`: no deadline).
+    fn blocking_deadline(&self, timeout: &AtomicU64) -> Option<Option<Instant>> {
+        if self.nonblocking.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(match timeout.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Instant::now().checked_add(Duration::from_nanos(nanos)),
+        })
+    }
+
+    /// Runs `op` until it does not fail with `WouldBlock`, waiting for
+    /// readiness in `direction` in between, until `deadline` (then
+    /// `WouldBlock`); ignores the handle's timeouts and non-blocking mode.
+    pub fn do_io<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.do_io(direction, deadline, op)
     }
 
     /// Whether std's non-blocking mode is on for this handle.

@@ -399,22 +399,23 @@ fn connect(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::Interrupted => {}
         Err(e) => return Err(e),
     }
-    loop {
-        match stream.inner.wait(Direction::Write, deadline) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(timed_out()),
-            Err(e) => return Err(e),
-        }
+    // Connected once the socket has no error and a peer; until then (the
+    // handshake goes on) the check says `WouldBlock` and waits for
+    // writability.
+    let connected = stream.inner.do_io(Direction::Write, deadline, |_| {
         if let Some(e) = stream.take_error()? {
             return Err(e);
         }
         match stream.peer_addr() {
-            Ok(_) => return Ok(stream),
-            // Woken before the handshake ended (a spurious wake-up): wait
-            // again.
-            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
-            Err(e) => return Err(e),
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            Err(e) => Err(e),
         }
+    });
+    match connected {
+        Ok(()) => Ok(stream),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(timed_out()),
+        Err(e) => Err(e),
     }
 }
 
@@ -434,11 +435,13 @@ impl Read for TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read_op(|_| self.inner.with_std(|mut s: &std::net::TcpStream| s.read(buf)))
+        let len = buf.len();
+        self.inner.stream_read_op(len, |_| self.inner.with_std(|mut s: &std::net::TcpStream| s.read(buf)))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner.read_op(|_| self.inner.with_std(|mut s: &std::net::TcpStream| s.read_vectored(bufs)))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.inner.stream_read_op(len, |_| self.inner.with_std(|mut s: &std::net::TcpStream| s.read_vectored(bufs)))
     }
 }
 

@@ -303,6 +303,68 @@ pub fn dump() -> Dump {
     dump
 }
 
+impl Dump {
+    /// Wait-for cycles between locks: each cycle lists threads of which
+    /// every one waits for a lock held by the next (the last by the first).
+    /// Holders are recorded as a thread starts waiting, so a cycle seen once
+    /// may be a moment out of date; one seen in two dumps taken apart is a
+    /// deadlock.
+    ///
+    /// ```
+    /// // A program without lock cycles.
+    /// assert!(myriad::rt::dump().lock_cycles().is_empty());
+    /// ```
+    pub fn lock_cycles(&self) -> Vec<Vec<&ThreadInfo>> {
+        let by_id: BTreeMap<ThreadId, &ThreadInfo> = self.threads.iter().map(|t| (t.id, t)).collect();
+        let holder_of = |t: &ThreadInfo| match &t.state {
+            ThreadState::Waiting(WaitReason::Lock { holder: Some(h), .. }) if *h != t.id => Some(*h),
+            _ => None,
+        };
+        let mut cycles = Vec::new();
+        let mut done: std::collections::BTreeSet<ThreadId> = Default::default();
+        for start in &self.threads {
+            let mut path: Vec<&ThreadInfo> = Vec::new();
+            let mut current: &ThreadInfo = start;
+            loop {
+                if done.contains(&current.id) {
+                    break;
+                }
+                if let Some(at) = path.iter().position(|t| t.id == current.id) {
+                    cycles.push(path[at..].to_vec());
+                    break;
+                }
+                path.push(current);
+                match holder_of(current).and_then(|h| by_id.get(&h)) {
+                    Some(next) => current = next,
+                    None => break,
+                }
+            }
+            done.extend(path.iter().map(|t| t.id));
+        }
+        cycles
+    }
+}
+
+/// Describes a lock cycle in one line per thread.
+pub(crate) fn describe_cycle(cycle: &[&ThreadInfo]) -> String {
+    cycle
+        .iter()
+        .map(|t| {
+            let what = match &t.state {
+                ThreadState::Waiting(reason) => reason.label(),
+                ThreadState::Runnable => "nothing".into(),
+            };
+            format!(
+                "  thread {} '{}' (spawned at {}) waits on {what}",
+                t.id.as_u64(),
+                t.name.as_deref().unwrap_or("<unnamed>"),
+                t.spawned_at
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn rough(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 1.0 {

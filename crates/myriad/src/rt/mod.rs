@@ -53,6 +53,7 @@ use crossbeam_deque::{Injector, Worker as Deque};
 pub use config::{Builder, OnDeadlock, StackGuard};
 pub use dump::{dump, Dump, ThreadInfo, ThreadState, WaitReason};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
+pub(crate) use monitor::LOCK_WAITS;
 
 use config::Config;
 use stack::StackAllocator;

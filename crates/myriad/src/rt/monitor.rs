@@ -95,6 +95,7 @@ fn run(rt: &'static Runtime) -> ! {
     let mut period = busy_period;
     let mut seen: Vec<Seen> = Vec::new();
     let mut deadlock = DeadlockWatch::default();
+    let mut cycles = CycleWatch::default();
     loop {
         std::thread::sleep(period);
         let now = Instant::now();
@@ -152,6 +153,7 @@ fn run(rt: &'static Runtime) -> ! {
                 Err(err) => log::error!("myriad: every worker is stalled and a spare cannot start: {err}"),
             }
         }
+        cycles.check(now);
         if super::dump::SIGNALLED.swap(false, std::sync::atomic::Ordering::Relaxed) {
             eprintln!("{}", super::dump());
         }
@@ -215,6 +217,54 @@ impl DeadlockWatch {
         }
         // Taking the dump woke the workers; start over.
         self.quiet_since = None;
+    }
+}
+
+/// Threads waiting on a `Mutex` right now (kept by `sync::Mutex`).
+pub static LOCK_WAITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Partial deadlocks: while threads wait on locks, a dump every second is
+/// searched for wait-for cycles; a cycle found in two dumps in a row is
+/// reported once.
+#[derive(Default)]
+struct CycleWatch {
+    next: Option<Instant>,
+    /// Cycles seen in the previous dump, as sorted thread ids.
+    seen: std::collections::BTreeSet<Vec<u64>>,
+    reported: std::collections::BTreeSet<Vec<u64>>,
+}
+
+impl CycleWatch {
+    fn check(&mut self, now: Instant) {
+        if LOCK_WAITS.load(Ordering::Relaxed) == 0 {
+            self.next = None;
+            self.seen.clear();
+            self.reported.clear();
+            return;
+        }
+        let next = *self.next.get_or_insert(now + Duration::from_secs(1));
+        if now < next {
+            return;
+        }
+        self.next = Some(now + Duration::from_secs(1));
+        let dump = super::dump();
+        let mut seen = std::collections::BTreeSet::new();
+        for cycle in dump.lock_cycles() {
+            let mut key: Vec<u64> = cycle.iter().map(|t| t.id.as_u64().get()).collect();
+            key.sort_unstable();
+            if self.seen.contains(&key) && self.reported.insert(key.clone()) {
+                let text = super::dump::describe_cycle(&cycle);
+                eprintln!(
+                    "\nmyriad: deadlock between {} threads waiting on each other's locks:\n{text}\n",
+                    cycle.len()
+                );
+                log::error!("deadlock between {} threads waiting on each other's locks:\n{text}", cycle.len());
+                #[cfg(feature = "tracing")]
+                tracing::error!(threads = cycle.len(), "myriad: lock cycle deadlock");
+            }
+            seen.insert(key);
+        }
+        self.seen = seen;
     }
 }
 

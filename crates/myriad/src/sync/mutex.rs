@@ -28,10 +28,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use super::parking_lot::{self, ParkResult, TOKEN_HANDOFF, TOKEN_NORMAL};
 use super::poison::{self, LockResult, PoisonError, TryLockError, TryLockResult};
+use crate::rt::LOCK_WAITS;
 
 const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
@@ -41,11 +42,15 @@ const SPIN_ROUNDS: u32 = 4;
 /// The lock word underneath [`Mutex`], without data or poisoning.
 pub(crate) struct RawMutex {
     state: AtomicU8,
+    /// The id of the thread holding the lock (0: none) — a diagnostic for
+    /// `rt::dump` and the lock-cycle detector, read without synchronisation
+    /// by threads about to park, so it may be a moment out of date.
+    owner: AtomicU64,
 }
 
 impl RawMutex {
     pub(crate) const fn new() -> RawMutex {
-        RawMutex { state: AtomicU8::new(0) }
+        RawMutex { state: AtomicU8::new(0), owner: AtomicU64::new(0) }
     }
 
     #[inline]
@@ -53,6 +58,7 @@ impl RawMutex {
         if self.state.compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.lock_slow();
         }
+        self.owner.store(crate::thread::current_id_u64(), Ordering::Relaxed);
     }
 
     #[inline]
@@ -63,7 +69,10 @@ impl RawMutex {
                 return false;
             }
             match self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.owner.store(crate::thread::current_id_u64(), Ordering::Relaxed);
+                    return true;
+                }
                 Err(now) => state = now,
             }
         }
@@ -76,6 +85,7 @@ impl RawMutex {
     /// The lock must be held, by the caller's critical section.
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
+        self.owner.store(0, Ordering::Relaxed);
         if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
             self.unlock_slow();
         }
@@ -117,7 +127,11 @@ impl RawMutex {
                 }
             }
             let validate = || self.state.load(Ordering::Relaxed) == LOCKED | PARKED;
-            if let ParkResult::Unparked(TOKEN_HANDOFF) = parking_lot::park(self.addr(), "Mutex", validate, None) {
+            let holder = crate::thread::ThreadId::from_u64(self.owner.load(Ordering::Relaxed));
+            LOCK_WAITS.fetch_add(1, Ordering::Relaxed);
+            let parked = parking_lot::park_holding(self.addr(), "Mutex", holder, validate, None);
+            LOCK_WAITS.fetch_sub(1, Ordering::Relaxed);
+            if let ParkResult::Unparked(TOKEN_HANDOFF) = parked {
                 // The unlocker left `LOCKED` set for us.
                 return;
             }

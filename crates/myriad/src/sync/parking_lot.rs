@@ -157,10 +157,22 @@ pub(crate) fn park(
     validate: impl FnOnce() -> bool,
     deadline: Option<Instant>,
 ) -> ParkResult {
+    park_holding(addr, kind, None, validate, deadline)
+}
+
+/// `park`, naming the thread that holds what is waited for (for
+/// `rt::dump` and the lock-cycle detector).
+pub(crate) fn park_holding(
+    addr: usize,
+    kind: &'static str,
+    holder: Option<crate::thread::ThreadId>,
+    validate: impl FnOnce() -> bool,
+    deadline: Option<Instant>,
+) -> ParkResult {
     let bucket = bucket(addr);
     let slot = Slot { queued: AtomicBool::new(false), token: AtomicUsize::new(TOKEN_NORMAL) };
     let mut invalid = false;
-    wait::block(WaitReason::Lock { kind, addr, holder: None }, deadline, |wake| {
+    wait::block(WaitReason::Lock { kind, addr, holder }, deadline, |wake| {
         let mut queue = bucket.lock();
         if !validate() {
             drop(queue);

@@ -41,6 +41,11 @@ impl ThreadId {
         })
     }
 
+    /// The id with this number, if it is one (not 0).
+    pub(crate) fn from_u64(n: u64) -> Option<ThreadId> {
+        NonZeroU64::new(n).map(ThreadId)
+    }
+
     /// The id as a number, unique within the process.
     pub fn as_u64(&self) -> NonZeroU64 {
         self.0

@@ -156,6 +156,14 @@ impl fmt::Debug for Thread {
     }
 }
 
+/// The calling thread's id as a number, cheaply (no handle is made).
+pub(crate) fn current_id_u64() -> u64 {
+    worker::with_current_task(|task| match task {
+        Some(task) => task.id.as_u64().get(),
+        None => OS_THREAD_ID.with(|id| id.as_u64().get()),
+    })
+}
+
 /// The handle of the calling thread, myriad or OS.
 ///
 /// ```

@@ -245,11 +245,20 @@ fn connect(addr: &SockAddr) -> io::Result<UnixStream> {
                 backoff = (backoff * 2).min(Duration::from_millis(50));
             }
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::Interrupted => {
-                stream.inner.wait(Direction::Write, None)?;
-                return match stream.take_error()? {
-                    Some(e) => Err(e),
-                    None => Ok(stream),
-                };
+                // Connected once the socket has no error and a peer.
+                stream.inner.do_io(Direction::Write, None, |_| {
+                    if let Some(e) = stream.take_error()? {
+                        return Err(e);
+                    }
+                    match stream.peer_addr() {
+                        Ok(_) => Ok(()),
+                        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                            Err(io::Error::from(io::ErrorKind::WouldBlock))
+                        }
+                        Err(e) => Err(e),
+                    }
+                })?;
+                return Ok(stream);
             }
             Err(e) => return Err(e),
         }
@@ -268,11 +277,13 @@ impl Read for UnixStream {
 
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read_op(|_| self.inner.with_std(|mut s: &StdUnixStream| s.read(buf)))
+        let len = buf.len();
+        self.inner.stream_read_op(len, |_| self.inner.with_std(|mut s: &StdUnixStream| s.read(buf)))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner.read_op(|_| self.inner.with_std(|mut s: &StdUnixStream| s.read_vectored(bufs)))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.inner.stream_read_op(len, |_| self.inner.with_std(|mut s: &StdUnixStream| s.read_vectored(bufs)))
     }
 }
 
