@@ -7,6 +7,7 @@
 #   scripts/http_wrk.sh [CONNECTIONS...]            default: 100 1000 10000
 #   DURATION=10 WARMUP=2 SERVERS="myriad hyper may" scripts/http_wrk.sh
 #   SERVER_CPU=0 CLIENT_CPU=1 THREADS=2 PORT=18080 scripts/http_wrk.sh
+#   BASE_BIN=/path/to/old/hello_http SERVERS="myriad-base myriad hyper may" ...
 #
 # Each server runs pinned to SERVER_CPU, wrk (THREADS threads) to CLIENT_CPU.
 # For every connection count each server is started afresh, warmed up for
@@ -47,6 +48,8 @@ server_cmd() {
         myriad) echo "env MYRIAD_WORKERS=1 target/release/examples/hello_http" ;;
         hyper) echo "target/release/hyper_hello" ;;
         may) echo "target/release/may_hello" ;;
+        # Another build of hello_http (a before/after comparison in one run).
+        myriad-base) echo "env MYRIAD_WORKERS=1 ${BASE_BIN:?set BASE_BIN to a hello_http binary}" ;;
         *) echo "unknown server $1" >&2; exit 1 ;;
     esac
 }
@@ -73,6 +76,11 @@ start_server() {
     exit 1
 }
 
+# utime + stime of a process, in clock ticks.
+cpu_ticks() {
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
 # wrk's latency figures in microseconds.
 to_us() {
     awk -v v="$1" 'BEGIN {
@@ -85,14 +93,16 @@ fmt_us() {
     awk -v n="$1" 'BEGIN { if (n >= 10000) printf "%.1fms", n / 1000; else if (n >= 1000) printf "%.2fms", n / 1000; else printf "%dus", n }'
 }
 
-printf '%-7s %-7s %10s %7s %9s %9s %8s %22s %9s %6s\n' \
-    conns server req/s ratio p50 p99 p99/hyp errors rss load1
+printf '%-7s %-11s %10s %7s %9s %9s %8s %22s %9s %9s %6s\n' \
+    conns server req/s ratio p50 p99 p99/hyp errors rss cpu/req load1
 for c in "${CONNS[@]}"; do
     declare -A RPS=() P99=() LINE=()
     for s in $SERVERS; do
         start_server "$s"
         taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$c" -d"${WARMUP}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+        t0=$(cpu_ticks "$SERVER")
         out=$(taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$c" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/" 2>&1 || true)
+        t1=$(cpu_ticks "$SERVER")
         rss=$(awk '/VmHWM/ {printf "%.1fMB", $2 / 1024}' "/proc/$SERVER/status")
         stop_server
         rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -101,16 +111,21 @@ for c in "${CONNS[@]}"; do
         errs=$(awk '/Socket errors/ {gsub(",", ""); printf "c%s/r%s/w%s/t%s", $4, $6, $8, $10}
                     /Non-2xx/ {printf ",non2xx:%s", $5}' <<<"$out")
         [ "$FD_LIMIT" -lt $((c + 100)) ] && errs="${errs:+$errs,}fd-limit"
+        # Server CPU time per request (user + system): less sensitive to
+        # other load on the machine than req/s.
+        cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="${rps:-0}" -v d="$DURATION" \
+            'BEGIN { if (r > 0) printf "%.1fus", t / hz * 1e6 / (r * d); else print "-" }')
         RPS[$s]=${rps:-0}
         P99[$s]=${p99:-0}
-        LINE[$s]="$(fmt_us "${p50:-0}") $(fmt_us "${p99:-0}") ${errs:-0} $rss $(cut -d' ' -f1 /proc/loadavg)"
+        LINE[$s]="$(fmt_us "${p50:-0}") $(fmt_us "${p99:-0}") ${errs:-0} $rss $cpu $(cut -d' ' -f1 /proc/loadavg)"
     done
     for s in $SERVERS; do
-        read -r p50 p99 errs rss load <<<"${LINE[$s]}"
+        read -r p50 p99 errs rss cpu load <<<"${LINE[$s]}"
         base=${RPS[hyper]:-}
         ratio=$(awk -v a="${RPS[$s]}" -v b="${base:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
         pr=$(awk -v a="${P99[$s]}" -v b="${P99[hyper]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-        printf '%-7s %-7s %10s %7s %9s %9s %8s %22s %9s %6s\n' "$c" "$s" "${RPS[$s]}" "$ratio" "$p50" "$p99" "$pr" "$errs" "$rss" "$load"
+        printf '%-7s %-11s %10s %7s %9s %9s %8s %22s %9s %9s %6s\n' \
+            "$c" "$s" "${RPS[$s]}" "$ratio" "$p50" "$p99" "$pr" "$errs" "$rss" "$cpu" "$load"
     done
     unset RPS P99 LINE
 done
