@@ -29,7 +29,8 @@
 //! the other); every 61 runs, and
 //! whenever there is nothing to run, also look outside: the inbox, due
 //! timers, the injector, and other workers' unstarted threads. With nothing
-//! anywhere, spin for 20 µs, then sleep in the poller until the next timer
+//! anywhere, spin for 20 µs (looking at socket readiness with zero-timeout
+//! polls), then sleep in the poller until the next timer
 //! or a notification.
 //! Before sleeping a worker announces it (`sleeping`, `idle_workers`, with
 //! sequentially consistent ordering) and looks once more, and everyone who
@@ -677,6 +678,15 @@ impl Local {
             }
             if self.work_arrived() {
                 return;
+            }
+            // Socket readiness comes through the poller, not as handed-over
+            // work: look there too (a zero-timeout wait), so that a request
+            // arriving now is not left waiting out the spin.
+            if self.shared.has_registrations() {
+                self.shared.poll(Some(Duration::ZERO), true);
+                if !self.ready.borrow().is_empty() {
+                    return;
+                }
             }
         }
         self.shared.sleeping.store(true, Ordering::SeqCst);
