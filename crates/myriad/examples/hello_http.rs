@@ -50,7 +50,9 @@ fn handle(stream: TcpStream) -> io::Result<()> {
                 }
             }
         }
-        io::copy(&mut (&mut reader).take(content_length), &mut io::sink())?;
+        if content_length > 0 {
+            io::copy(&mut (&mut reader).take(content_length), &mut io::sink())?;
+        }
         writer.write_all(RESPONSE)?;
         if !keep_alive {
             return Ok(());
