@@ -78,7 +78,7 @@ pub fn file_byte(offset: u64) -> u8 {
 }
 
 pub fn chunk_offset(id: u64) -> u64 {
-    (id.wrapping_mul(7919) * CHUNK as u64) % (FILE_BYTES - CHUNK as u64)
+    id.wrapping_mul(7919).wrapping_mul(CHUNK as u64) % (FILE_BYTES - CHUNK as u64)
 }
 
 pub fn fnv1a(bytes: &[u8]) -> u64 {

@@ -238,7 +238,7 @@ fn handle(id: u64, ctx: &'static Server) -> std::io::Result<String> {
                 thread::Builder::new().spawn_scoped(s, move || {
                     progress.thread_started();
                     let base = ctx.downstream_ms;
-                    thread::sleep(Duration::from_millis(base + (id + k as u64) % (base + 1)));
+                    thread::sleep(Duration::from_millis(base + id.wrapping_add(k as u64) % (base + 1)));
                     let hash = fnv1a(part);
                     let result = answer.wait().map(|backend| part_hash(hash, backend));
                     progress.thread_ended();
