@@ -404,3 +404,24 @@ fn ipv6_loopback() {
     assert_eq!(buf, b"v6");
     h.join().unwrap();
 }
+
+#[test]
+fn several_threads_accepting_on_one_listener_all_get_connections() {
+    // Each waits on the same socket in the same direction: an event must
+    // wake every waiter, not just the last to register.
+    let listener = myriad::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptors: Vec<_> = (0..4)
+        .map(|_| {
+            let listener = listener.try_clone().unwrap();
+            myriad::thread::spawn(move || listener.accept().map(|(s, _)| s.peer_addr().is_ok()))
+        })
+        .collect();
+    // Let all four park in accept before anyone connects.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let clients: Vec<_> = (0..4).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    for a in acceptors {
+        assert!(a.join().unwrap().unwrap());
+    }
+    drop(clients);
+}

@@ -83,12 +83,15 @@ const IO_BUDGET: u32 = 64;
 /// What epoll's event data points to.
 pub struct Source {
     readiness: AtomicU32,
-    readers: Mutex<Option<Wake>>,
-    writers: Mutex<Option<Wake>>,
+    /// The threads waiting to read and to write: usually none or one, but
+    /// several threads may wait on one socket (say, acceptors sharing a
+    /// listener), and an event wakes them all to retry.
+    readers: Mutex<Vec<Wake>>,
+    writers: Mutex<Vec<Wake>>,
 }
 
 impl Source {
-    fn waiter(&self, direction: Direction) -> &Mutex<Option<Wake>> {
+    fn waiter(&self, direction: Direction) -> &Mutex<Vec<Wake>> {
         match direction {
             Direction::Read => &self.readers,
             Direction::Write => &self.writers,
@@ -96,8 +99,8 @@ impl Source {
     }
 
     fn wake(&self, direction: Direction) {
-        let wake = self.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(wake) = wake {
+        let waiters = std::mem::take(&mut *self.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()));
+        for wake in waiters {
             wake.wake();
         }
     }
@@ -141,8 +144,11 @@ impl Registration {
     fn new(fd: RawFd) -> io::Result<Registration> {
         let rt = Runtime::get()?;
         let worker = worker::local().map_or((fd as usize) % rt.workers().len(), |local| local.index());
-        let source =
-            Arc::new(Source { readiness: AtomicU32::new(0), readers: Mutex::new(None), writers: Mutex::new(None) });
+        let source = Arc::new(Source {
+            readiness: AtomicU32::new(0),
+            readers: Mutex::new(Vec::new()),
+            writers: Mutex::new(Vec::new()),
+        });
         let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
         let data = Arc::into_raw(source.clone()) as u64;
         if let Err(err) = rt.workers()[worker].poller.add(fd, flags as u32, data) {
@@ -165,20 +171,24 @@ impl Registration {
             Direction::Write => "write",
         };
         let woken = wait::block(WaitReason::Socket { op, fd: self.fd }, deadline, |wake| {
-            *source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()) = Some(wake.clone());
-            // An event that set the bits before the store above took no
-            // `Wake` (see the module comment): the bits say so here.
+            {
+                let mut waiters = source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner());
+                // Entries of waits that ended (timed out, or woken by an
+                // earlier check) go; they could wake nothing anyway.
+                waiters.retain(Wake::is_pending);
+                waiters.push(wake.clone());
+            }
+            // An event that set the bits before the push above took no
+            // `Wake` (see the module comment): the bits say so here. Our
+            // entry stays behind, ended, and goes at the next push.
             if source.readiness.load(Ordering::Acquire) & ready_mask(direction) != 0 {
-                source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
                 wake.wake();
             }
         });
         match woken {
             Woken::Woken => Ok(()),
-            Woken::TimedOut => {
-                source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).take();
-                Err(io::Error::from(io::ErrorKind::WouldBlock))
-            }
+            // The ended entry goes at the next push (see above).
+            Woken::TimedOut => Err(io::Error::from(io::ErrorKind::WouldBlock)),
         }
     }
 
