@@ -224,7 +224,9 @@ fn five_thousand_connections_echo_checksummed_data_with_panics_and_resets() {
     );
     assert!(clean > connections / 2);
     assert!(total > 0);
-    // Every descriptor was closed.
+    // Every connection's descriptors (10,000 at the peak) were closed. The
+    // slack is for the runtime's own, made lazily: a worker's io_uring ring,
+    // a spare worker's poller (2 each) if the stall monitor started one.
     let fds_after = open_fds();
-    assert!(fds_after <= fds_before + 8, "descriptors leaked: {fds_before} -> {fds_after}");
+    assert!(fds_after <= fds_before + 64, "descriptors leaked: {fds_before} -> {fds_after}");
 }
