@@ -12,6 +12,12 @@
 # issue-9 tests) keep the run to a few minutes. No suppressions are needed
 # (none are used): the "possibly lost" blocks valgrind lists are the TLS of
 # OS threads still running at exit and do not count.
+#
+# "client switching stacks?" warnings mean a switch to a stack valgrind was
+# not told about; they are counted and shown. Known (issue 9): stacks of a
+# non-default size (`Builder::stack_size`, rt/stack.rs `allocate_own`) are
+# not registered — `thread`'s deep_recursion test shows it. Set
+# VALGRIND_STRICT_STACKS=1 to make such a warning fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,12 +58,18 @@ for entry in "${exes[@]}"; do
         result="FAILED"
         status=1
     fi
+    switches=$(grep -c "client switching stacks" "$log" || true)
+    if [ "${VALGRIND_STRICT_STACKS:-0}" = 1 ] && [ "$switches" -gt 0 ]; then
+        result="FAILED (unregistered stack switch)"
+        status=1
+    fi
     summary=$(grep -E "ERROR SUMMARY" "$log" | tail -1 | sed 's/^==[0-9]*== //')
     lost=$(grep -E "definitely lost:" "$log" | tail -1 | sed 's/^==[0-9]*== *//')
     tests=$(grep -E "^test result:" "$log" | tail -1)
-    echo "valgrind $name: $result in $(($(date +%s) - start)) s; $summary; ${lost:-no leaks reported}; $tests"
+    echo "valgrind $name: $result in $(($(date +%s) - start)) s; $summary; ${lost:-no leaks reported};" \
+        "$switches unregistered stack switch warning(s); $tests"
     if [ "$result" != ok ]; then
-        grep -E "Invalid|uninitialised|definitely lost in|panicked|FAILED" "$log" | head -20 || true
+        grep -E "Invalid|uninitialised|definitely lost in|panicked|FAILED|switching stacks" "$log" | head -20 || true
         echo "  (full log: $log)"
     fi
 done
