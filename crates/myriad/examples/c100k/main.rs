@@ -121,7 +121,7 @@ fn progress_reporter(progress: &'static Progress, label: &'static str) -> std::s
     let (done, stop) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let tty = std::io::stderr().is_terminal();
-        let period = if tty { Duration::from_millis(250) } else { Duration::from_secs(2) };
+        let period = if tty { Duration::from_millis(250) } else { Duration::from_secs(1) };
         let start = Instant::now();
         let mut last = (Instant::now(), 0u64);
         while stop.recv_timeout(period).is_err_and(|e| e == std::sync::mpsc::RecvTimeoutError::Timeout) {
@@ -430,6 +430,11 @@ fn run_std_child(args: &Args, connections: usize, fanout: usize) -> Option<Summa
                 .nth(1)
                 .and_then(|t| t.trim_end_matches("s]").parse().ok())
                 .unwrap_or(0.0);
+            let when = if last_progress.is_empty() {
+                "before its first progress report (within 1 s)"
+            } else {
+                "after its last progress report"
+            };
             Some(Summary {
                 connections: figure("connections "),
                 peak_threads: figure("(peak "),
@@ -437,7 +442,7 @@ fn run_std_child(args: &Args, connections: usize, fanout: usize) -> Option<Summa
                 errors: figure("errors "),
                 seconds,
                 stopped: format!(
-                    "the process died ({}) after its last progress report: {why}",
+                    "the process died ({}) {when}: {why}",
                     status.map_or("killed".into(), |s| s.to_string())
                 ),
                 ..Summary::default()

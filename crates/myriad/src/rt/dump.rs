@@ -96,7 +96,21 @@ pub enum WaitReason {
 }
 
 impl WaitReason {
-    /// A short label for grouping.
+    /// A label for a group of threads waiting alike: what they wait on,
+    /// without the details that make each one different (which thread is
+    /// joined, which socket is read).
+    fn group_label(&self) -> String {
+        match self {
+            WaitReason::Join(_) => "join".into(),
+            WaitReason::Socket { op, fd } => match socket_addr(*fd, false) {
+                Some(local) => format!("socket {op} on {local} connections"),
+                None => format!("socket {op}"),
+            },
+            other => other.label(),
+        }
+    }
+
+    /// A short label for one thread.
     fn label(&self) -> String {
         match self {
             WaitReason::Join(id) => format!("join on thread {}", id.as_u64()),
@@ -385,7 +399,7 @@ impl fmt::Display for Dump {
         for t in &self.threads {
             let what = match &t.state {
                 ThreadState::Runnable => "runnable".to_string(),
-                ThreadState::Waiting(reason) => format!("waiting on {}", reason.label()),
+                ThreadState::Waiting(reason) => format!("waiting on {}", reason.group_label()),
             };
             let site = format!("{}:{}", t.spawned_at.file(), t.spawned_at.line());
             let entry = groups.entry((what, site)).or_insert((0, Duration::ZERO));
