@@ -116,7 +116,8 @@ fn read_request(reader: &mut BufReader<&net::TcpStream>) -> std::io::Result<Opti
             return Ok(Some(Err(if limited.limit() == 0 { Refusal::TooLarge } else { Refusal::BadRequest })));
         }
         if !line.ends_with(b"\n") {
-            return Ok(Some(Err(Refusal::TooLarge)));
+            // Cut off: by the size limit, or by the client closing its side.
+            return Ok(Some(Err(if limited.limit() == 0 { Refusal::TooLarge } else { Refusal::BadRequest })));
         }
         head.extend_from_slice(&line);
         let text = match std::str::from_utf8(&line) {

@@ -105,6 +105,9 @@ pub struct ThreadStack {
     guard: usize,
     /// Whether this stack is a default-size pooled slot (else it owns a mapping).
     pooled: bool,
+    /// A stack with a mapping of its own is registered with valgrind for
+    /// its lifetime (pooled slots are registered with their chunk).
+    _valgrind: Option<ValgrindStackRegistration>,
 }
 
 impl ThreadStack {
@@ -227,7 +230,7 @@ impl StackAllocator {
     }
 
     fn slot(&self, low: usize) -> ThreadStack {
-        ThreadStack { low, len: self.slot_len(), guard: self.guard, pooled: true }
+        ThreadStack { low, len: self.slot_len(), guard: self.guard, pooled: true, _valgrind: None }
     }
 
     /// Carves and guards a never-used slot.
@@ -257,7 +260,13 @@ impl StackAllocator {
         let size = round_up(size.max(corosensei::stack::MIN_STACK_SIZE), self.page);
         let len = self.guard + size;
         let low = self.map(len)?;
-        let stack = ThreadStack { low, len, guard: self.guard, pooled: false };
+        let stack = ThreadStack {
+            low,
+            len,
+            guard: self.guard,
+            pooled: false,
+            _valgrind: Some(ValgrindStackRegistration::new(low as *mut u8, len)),
+        };
         self.install_guard(low)?;
         Ok(stack)
     }

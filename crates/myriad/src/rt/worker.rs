@@ -45,6 +45,12 @@
 //! blocks while unwinding (in a `Drop`) keeps its worker: it runs a small
 //! loop that handles wake-ups and timers until it is woken, without running
 //! any other thread.
+//!
+//! The price: a `Drop` that, while unwinding, waits for something only a
+//! thread pinned to the same worker can provide (a lock it holds, a
+//! message it would send) waits forever. Waits served by IO, timers,
+//! the offload pool or threads on other workers are fine. (Reproducer:
+//! `tests/soundness_probes.rs`, ignored.)
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

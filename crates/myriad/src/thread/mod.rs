@@ -34,6 +34,14 @@
 //! *sound* to use — a myriad thread never moves to another OS thread once it
 //! has started, so a reference into one stays valid — they are just shared.
 //!
+//! # Blocking while unwinding
+//!
+//! A thread unwinding from a panic keeps its worker until it is done
+//! (std's panic count is per OS thread). Blocking in a `Drop` during the
+//! unwind works for IO, timers, `blocking` calls and threads on other
+//! workers, but waits forever for anything only a thread pinned to the same
+//! worker can do — keep such `Drop`s free of waits on other myriad threads.
+//!
 //! # Blocking the worker
 //!
 //! `std::thread::sleep`, a `std::sync::Mutex` held long, `std::net` IO or a
