@@ -1,9 +1,14 @@
-//! loom model checks of the join packet (`thread/join.rs`): the thread
-//! stores its result and swaps in `DONE`; a joiner publishes its `Wake`
-//! and moves `RUNNING` → `WAITING`, or finds `DONE`. No wake-up is lost, the
-//! result and `Wake` cells are never accessed concurrently (loom's
-//! `UnsafeCell` checks that), and the async path (`poll_finished` and the
-//! `async_waker` slot) wakes a poller that saw the thread running.
+//! loom model checks of the join protocol: the state word of
+//! `rt/task_state.rs` — this file compiles the production source over
+//! loom's atomics — driven as `rt/task.rs` drives it (`TaskRef::finish`,
+//! `wait_finished`, `poll_finished`, `handle_gone`, reference drops).
+//!
+//! Checked in every interleaving: a joiner gets the result and is never
+//! left asleep; a future that saw the thread running is woken; the packet
+//! is released exactly once and the allocation freed exactly once, after
+//! every access (each access asserts the allocation is still there, and
+//! loom's `UnsafeCell` reports concurrent access to the result or the
+//! joiner slot).
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release -p myriad --test loom_join`.
 //! Without `--cfg loom` this file compiles to nothing.
@@ -11,135 +16,236 @@
 
 mod loom_models;
 
+/// What the production state machine imports as `super::atomics`.
+mod atomics {
+    pub use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+}
+
+/// The production state machine, over loom's atomics.
+#[path = "../src/rt/task_state.rs"]
+mod task_state;
+
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use loom::sync::{Arc, Mutex};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::Arc;
 use loom::thread;
 
-use loom_models::{WaitState, Woken};
+use loom_models::WaitState;
+use task_state::{HandleGone, TaskState};
 
-const RUNNING: u8 = 0;
-const WAITING: u8 = 1;
-const DONE: u8 = 2;
-
-/// `rt::wait::Wake`: the right to end one episode of one waiter.
-struct Wake {
-    wait: Arc<WaitState>,
-    epoch: u64,
+/// Who waits in the joiner slot (`rt::task::Joiner`).
+enum Joiner {
+    /// A blocked thread's `block_once` Wake.
+    Thread(Arc<WaitState>, u64),
+    /// A future's waker: a wake counter.
+    Future(Arc<AtomicUsize>),
 }
 
-impl Wake {
-    fn wake(&self) -> bool {
-        self.wait.end(self.epoch, Woken::Woken)
-    }
-}
-
-/// `thread::join::Packet`, with the async waker as a wake counter.
-struct Packet {
-    state: AtomicU8,
-    result: UnsafeCell<Option<u64>>,
-    waiter: UnsafeCell<Option<Wake>>,
-    async_waker: Mutex<Option<Arc<AtomicUsize>>>,
-}
-
-// SAFETY (test model): as `thread::join::Packet`; loom checks the claim.
-unsafe impl Sync for Packet {}
-// SAFETY (test model): as above.
-unsafe impl Send for Packet {}
-
-impl Packet {
-    fn new() -> Packet {
-        Packet {
-            state: AtomicU8::new(RUNNING),
-            result: UnsafeCell::new(None),
-            waiter: UnsafeCell::new(None),
-            async_waker: Mutex::new(None),
-        }
-    }
-
-    /// `Packet::finish`.
-    fn finish(&self, result: u64) {
-        // SAFETY (test model): only the thread writes `result`, before DONE.
-        self.result.with_mut(|r| unsafe { *r = Some(result) });
-        if self.state.swap(DONE, Ordering::AcqRel) == WAITING {
-            // SAFETY (test model): the joiner wrote `waiter` before WAITING.
-            if let Some(wake) = self.waiter.with_mut(|w| unsafe { (*w).take() }) {
-                wake.wake();
+impl Joiner {
+    fn wake(self) {
+        match self {
+            Joiner::Thread(wait, epoch) => wait.end_once(epoch),
+            Joiner::Future(count) => {
+                count.fetch_add(1, Ordering::SeqCst);
             }
         }
-        let waker = self.async_waker.lock().unwrap().take();
-        if let Some(waker) = waker {
-            waker.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A thread's allocation (`TaskCell`): state, joiner slot, packet. Loom
+/// threads share it through a loom `Arc` that stands for the memory
+/// itself; "freed" is a flag every access checks.
+struct Cell {
+    state: TaskState,
+    joiner: UnsafeCell<Option<Joiner>>,
+    result: UnsafeCell<Option<u64>>,
+    released: AtomicUsize,
+    freed: AtomicBool,
+}
+
+// SAFETY (test model): as `rt::task::Task`; loom checks the claim.
+unsafe impl Sync for Cell {}
+// SAFETY (test model): as above.
+unsafe impl Send for Cell {}
+
+impl Cell {
+    fn new(refs: usize) -> Arc<Cell> {
+        Arc::new(Cell {
+            state: TaskState::new(refs),
+            joiner: UnsafeCell::new(None),
+            result: UnsafeCell::new(None),
+            released: AtomicUsize::new(0),
+            freed: AtomicBool::new(false),
+        })
+    }
+
+    fn alive(&self) {
+        assert!(!self.freed.load(Ordering::SeqCst), "use after free");
+    }
+
+    fn free(&self) {
+        assert!(!self.freed.swap(true, Ordering::SeqCst), "freed twice");
+    }
+
+    fn release_packet(&self) {
+        self.alive();
+        // SAFETY (test model): released once, alone; loom checks it.
+        self.result.with_mut(|r| unsafe { *r = None });
+        self.released.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn drop_ref(&self) {
+        if self.state.drop_ref() {
+            self.free();
         }
     }
 
-    fn is_finished(&self) -> bool {
-        self.state.load(Ordering::Acquire) == DONE
-    }
-
-    /// `Packet::poll_finished`.
-    fn poll_finished(&self, waker: &Arc<AtomicUsize>) -> bool {
-        if self.is_finished() {
-            return true;
+    /// The thread: writes its result; its scheduler then runs
+    /// `TaskRef::finish`.
+    fn run_and_finish(&self, result: u64) {
+        self.alive();
+        // SAFETY (test model): the thread writes before DONE.
+        self.result.with_mut(|r| unsafe { *r = Some(result) });
+        let finished = self.state.finish();
+        if finished.wake_joiner {
+            self.alive();
+            // SAFETY (test model): DONE over JOINER hands us the slot.
+            if let Some(joiner) = self.joiner.with_mut(|j| unsafe { (*j).take() }) {
+                joiner.wake();
+            }
         }
-        let mut slot = self.async_waker.lock().unwrap();
-        *slot = Some(waker.clone());
-        drop(slot);
-        self.is_finished()
+        if finished.release_packet {
+            self.release_packet();
+        }
+        if finished.drop_ref {
+            self.drop_ref();
+        }
     }
 
-    /// `Packet::join` through `wait::block` (`block_task`: begin, register,
-    /// suspend until the episode ends).
+    /// `TaskRef::wait_finished`, then the result, as `JoinInner::join`.
     fn join(&self, wait: &Arc<WaitState>) -> u64 {
-        if !self.is_finished() {
+        if !self.state.is_done() {
             let epoch = wait.begin(false);
-            // register:
-            // SAFETY (test model): the thread reads `waiter` only after WAITING.
-            self.waiter.with_mut(|w| unsafe { *w = Some(Wake { wait: wait.clone(), epoch }) });
-            if self.state.compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                // SAFETY (test model): finished meanwhile; the thread will not read it.
-                if let Some(wake) = self.waiter.with_mut(|w| unsafe { (*w).take() }) {
-                    wake.wake();
+            self.alive();
+            // SAFETY (test model): the slot is ours while JOINER is clear.
+            self.joiner.with_mut(|j| unsafe { *j = Some(Joiner::Thread(wait.clone(), epoch)) });
+            if self.state.set_joiner(false).is_err() {
+                // SAFETY (test model): still ours.
+                if let Some(joiner) = self.joiner.with_mut(|j| unsafe { (*j).take() }) {
+                    joiner.wake();
                 }
             }
-            // suspend_blocked: resumed once the episode is over.
             wait.wait_until_ended(epoch);
         }
-        // SAFETY (test model): DONE was observed, or the wake-up chain
-        // orders the thread's write before this read; loom checks it.
+        self.alive();
+        // SAFETY (test model): DONE seen with Acquire.
         self.result.with_mut(|r| unsafe { (*r).take() }).expect("a finished thread left its result")
+    }
+
+    /// `TaskRef::poll_finished`.
+    fn poll(&self, waker: &Arc<AtomicUsize>) -> bool {
+        if self.state.is_done() {
+            return true;
+        }
+        if self.state.has_joiner() && self.state.unset_joiner().is_err() {
+            return true;
+        }
+        self.alive();
+        // SAFETY (test model): the slot is ours while JOINER is clear.
+        self.joiner.with_mut(|j| unsafe { *j = Some(Joiner::Future(waker.clone())) });
+        if self.state.set_joiner(true).is_err() {
+            // SAFETY (test model): still ours.
+            drop(self.joiner.with_mut(|j| unsafe { (*j).take() }));
+            return true;
+        }
+        false
+    }
+
+    /// `TaskRef::handle_gone`.
+    fn handle_gone(&self) {
+        match self.state.handle_gone() {
+            HandleGone::ReleasePacket => {
+                self.release_packet();
+                self.drop_ref();
+            }
+            HandleGone::Detached => {}
+        }
     }
 }
 
 #[test]
 fn join_racing_the_threads_end_gets_the_result() {
     loom::model(|| {
-        let packet = Arc::new(Packet::new());
+        let cell = Cell::new(2);
         let thread = {
-            let packet = packet.clone();
-            thread::spawn(move || packet.finish(42))
+            let cell = cell.clone();
+            thread::spawn(move || cell.run_and_finish(42))
         };
         let wait = Arc::new(WaitState::new());
-        assert_eq!(packet.join(&wait), 42);
+        assert_eq!(cell.join(&wait), 42);
+        cell.handle_gone();
         thread.join().unwrap();
-        assert!(packet.is_finished());
+        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
+        assert!(cell.freed.load(Ordering::SeqCst));
     });
 }
 
 #[test]
-fn a_poller_that_saw_the_thread_running_is_woken() {
+fn a_detached_thread_is_released_and_freed_once() {
     loom::model(|| {
-        let packet = Arc::new(Packet::new());
+        let cell = Cell::new(3);
         let thread = {
-            let packet = packet.clone();
-            thread::spawn(move || packet.finish(7))
+            let cell = cell.clone();
+            thread::spawn(move || cell.run_and_finish(1))
+        };
+        // A `Thread` handle dropped concurrently with the join handle.
+        let other = {
+            let cell = cell.clone();
+            thread::spawn(move || cell.drop_ref())
+        };
+        cell.handle_gone();
+        thread.join().unwrap();
+        other.join().unwrap();
+        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
+        assert!(cell.freed.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn a_future_that_saw_the_thread_running_is_woken() {
+    loom::model(|| {
+        let cell = Cell::new(2);
+        let thread = {
+            let cell = cell.clone();
+            thread::spawn(move || cell.run_and_finish(7))
+        };
+        let first = Arc::new(AtomicUsize::new(0));
+        let second = Arc::new(AtomicUsize::new(0));
+        // Polled twice with different wakers: the second replaces the first.
+        let ready = cell.poll(&first) || cell.poll(&second);
+        thread.join().unwrap();
+        if !ready {
+            assert_eq!(second.load(Ordering::SeqCst), 1, "a pending future was not woken");
+        }
+        cell.handle_gone();
+        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
+        assert!(cell.freed.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn a_future_dropped_while_waiting_races_the_threads_end_safely() {
+    loom::model(|| {
+        let cell = Cell::new(2);
+        let thread = {
+            let cell = cell.clone();
+            thread::spawn(move || cell.run_and_finish(7))
         };
         let waker = Arc::new(AtomicUsize::new(0));
-        let ready = packet.poll_finished(&waker);
+        cell.poll(&waker);
+        cell.handle_gone();
         thread.join().unwrap();
-        // Either the poll saw DONE, or the thread took the waker and woke it.
-        assert!(ready || waker.load(Ordering::SeqCst) == 1, "a poll returned Pending and was never woken");
-        let wait = Arc::new(WaitState::new());
-        assert_eq!(packet.join(&wait), 7);
+        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
+        assert!(cell.freed.load(Ordering::SeqCst));
     });
 }

@@ -1,9 +1,9 @@
 //! A myriad thread's `JoinHandle` as a `Future`.
 //!
 //! `JoinHandle<T>: IntoFuture`, so `handle.await` works in async code (on
-//! any executor). Polling asks the thread's join packet whether it finished
-//! and, if not, leaves the task's `Waker` there; the thread wakes it when it
-//! ends (`thread/join.rs` documents the handshake).
+//! any executor). Polling asks the thread whether it finished and, if not,
+//! leaves the task's `Waker` with it; the thread wakes it when it ends
+//! (`rt/task_state.rs` documents the handshake).
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -28,7 +28,7 @@ impl<T> Future for JoinFuture<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let handle = self.handle.as_ref().expect("JoinFuture polled after completion");
-        if handle.0.packet.poll_finished(cx.waker()) {
+        if handle.0.poll_finished(cx.waker()) {
             let handle = self.handle.take().expect("checked above");
             // Finished: `join` returns without blocking.
             Poll::Ready(handle.join())

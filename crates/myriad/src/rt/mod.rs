@@ -38,6 +38,7 @@ mod poller;
 pub(crate) mod reactor;
 pub(crate) mod stack;
 pub(crate) mod task;
+mod task_state;
 mod timer;
 pub(crate) mod uring;
 pub(crate) mod wait;
@@ -45,7 +46,7 @@ pub(crate) mod worker;
 
 use std::io;
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crossbeam_deque::{Injector, Worker as Deque};
@@ -55,9 +56,15 @@ pub use dump::{dump, Dump, ThreadInfo, ThreadState, WaitReason};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub(crate) use monitor::LOCK_WAITS;
 
+/// The atomics of `task_state.rs`, which `tests/loom_task_state.rs`
+/// compiles with loom's instead.
+mod atomics {
+    pub use std::sync::atomic::{fence, AtomicUsize, Ordering};
+}
+
 use config::Config;
 use stack::StackAllocator;
-use task::{Task, TaskCoroutine};
+use task::{Packet, Task, TaskCoroutine, TaskRef};
 use worker::WorkerShared;
 
 pub(crate) struct Runtime {
@@ -68,7 +75,7 @@ pub(crate) struct Runtime {
     active: AtomicUsize,
     pub stall_threshold: Duration,
     pub on_deadlock: OnDeadlock,
-    pub injector: Injector<Arc<Task>>,
+    pub injector: Injector<TaskRef>,
     pub stacks: StackAllocator,
     /// Workers asleep in their poller.
     pub idle_workers: AtomicUsize,
@@ -76,7 +83,7 @@ pub(crate) struct Runtime {
     pub offload: offload::OffloadPool,
     pub dumps: dump::DumpRequests,
     /// The workers' own deques, until their threads take them.
-    deques: Mutex<Vec<Option<Deque<Arc<Task>>>>>,
+    deques: Mutex<Vec<Option<Deque<TaskRef>>>>,
 }
 
 /// The configuration, settled by `Builder::start` or by first use.
@@ -195,21 +202,24 @@ impl Runtime {
         }
     }
 
-    /// Creates a thread running `f` and queues it.
+    /// Creates a thread running `f`, which delivers its result to
+    /// `packet`, and queues it; returns the join handle's reference.
     ///
     /// # Safety
     ///
-    /// Everything `f` borrows must outlive the thread (scoped threads
-    /// guarantee it by joining before the scope ends).
-    pub unsafe fn spawn_unchecked<F>(
+    /// Everything `f` and `packet` borrow must outlive the thread (scoped
+    /// threads guarantee it by joining before the scope ends).
+    pub unsafe fn spawn_unchecked<P, F>(
         &'static self,
         name: Option<String>,
         stack_size: Option<usize>,
         spawned_at: &'static std::panic::Location<'static>,
+        packet: P,
         f: F,
-    ) -> io::Result<Arc<Task>>
+    ) -> io::Result<TaskRef>
     where
-        F: FnOnce() + Send,
+        P: Packet,
+        F: FnOnce(&P) + Send,
     {
         let stack = match worker::local() {
             Some(local) => self.stacks.allocate(stack_size, Some(&mut local.stacks.borrow_mut())),
@@ -217,19 +227,23 @@ impl Runtime {
         }?;
         let guard = stack.guard_range();
         let body = move |yielder: &corosensei::Yielder<(), task::Switch>, ()| {
-            worker::with_current_task(|task| {
+            let task = worker::with_current_task(|task| {
                 let task = task.expect("a coroutine runs as the current thread");
                 // SAFETY: the thread itself, running; the borrow ends at once.
                 unsafe { task.own().yielder = yielder };
+                task as *const Task
             });
-            f();
+            // SAFETY: the scheduler's reference keeps the running task alive
+            // until the coroutine returns, and the task made below has a
+            // packet of type `P`.
+            f(unsafe { (*task).packet::<P>() });
         };
         // SAFETY: the caller guarantees that what `f` borrows outlives the
         // thread, which is when the coroutine finishes.
         let coroutine = unsafe { TaskCoroutine::with_stack_unchecked(stack, body) };
-        let task = Task::new(name, spawned_at, coroutine, guard);
-        worker::place(self, task.clone());
-        Ok(task)
+        let (handle, scheduled) = Task::spawn(name, spawned_at, coroutine, guard, packet);
+        worker::place(self, scheduled);
+        Ok(handle)
     }
 }
 

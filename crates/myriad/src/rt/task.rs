@@ -1,23 +1,41 @@
 //! A myriad thread as the scheduler sees it: its identity, its wait state,
-//! and the coroutine it runs on.
+//! the coroutine it runs on, and the packet its result goes to.
 //!
-//! A `Task` is shared through `Arc`: run queues, wait queues, timers and
-//! `Thread` handles all hold one. Its fields fall in three groups:
+//! Each thread is one allocation, a `TaskCell<P>`: the `Task` header that
+//! the runtime works with, followed by the packet `P` of its join handle
+//! (`thread/join.rs`: the result, and the scope to tell). The runtime
+//! holds the thread through `TaskRef`s, counted references to the header
+//! whose count lives in the header's state word together with the join
+//! flags (`task_state.rs`); a small per-`P` vtable drops the packet and
+//! frees the cell. One allocation and one word instead of an `Arc<Task>`
+//! plus an `Arc<Packet>` saves an allocation and about ten atomic
+//! operations per spawn and join (issue 2; `cargo run --release -p
+//! myriad-bench`). async-task and tokio lay their tasks out the same way;
+//! neither fits here, as both are built around polling a `Future`.
 //!
-//! * shared state that any thread may touch through atomics: the wait state
-//!   (`wait.rs`), the park token, and the worker it is pinned to;
+//! The header's fields fall in three groups:
+//!
+//! * shared state that any thread may touch through atomics: the state
+//!   word, the wait state (`wait.rs`), the park token, and the worker it is
+//!   pinned to;
 //! * the coroutine, created at spawn and resumed only by the scheduler that
 //!   dequeued the task: first whichever worker starts it, then only that
 //!   worker, to which the task is pinned until it ends;
 //! * `OwnState`, used only by the thread itself while it runs: its yielder
 //!   and its myriad-local storage.
 //!
-//! That split is the invariant behind `Task`'s `Sync` impl.
+//! That split, and the join protocol's ownership of the joiner slot and
+//! the packet (`task_state.rs`), are the invariants behind `Task`'s `Sync`
+//! impl.
 
 use std::cell::UnsafeCell;
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::task::Waker;
 use std::time::Instant;
 
 use corosensei::{Coroutine, Yielder};
@@ -25,7 +43,8 @@ use corosensei::{Coroutine, Yielder};
 use super::dump::WaitReason;
 use super::overflow::RunningStack;
 use super::stack::ThreadStack;
-use super::wait::WaitState;
+use super::task_state::{HandleGone, TaskState};
+use super::wait::{self, WaitState, Wake};
 use crate::thread::local::Locals;
 use crate::thread::ThreadId;
 
@@ -52,7 +71,13 @@ pub struct OwnState {
 /// `worker()` of a thread that has not run yet.
 pub const NOT_STARTED: usize = usize::MAX;
 
+/// The header of a thread's allocation (see the module comment).
+#[repr(C)]
 pub struct Task {
+    /// References and join flags (`task_state.rs`).
+    state: TaskState,
+    /// How to release the packet and free the allocation.
+    vtable: &'static Vtable,
     pub id: ThreadId,
     name: Option<Box<str>>,
     spawned_at: &'static Location<'static>,
@@ -71,6 +96,8 @@ pub struct Task {
     /// switches (for `rt::dump`); both on the worker's OS thread.
     wait_record: UnsafeCell<(WaitReason, Option<Instant>)>,
     own: UnsafeCell<OwnState>,
+    /// Who waits for the thread to end; owned as `task_state.rs` says.
+    joiner: UnsafeCell<Option<Joiner>>,
     /// The thread's span, entered by its worker around every resume (the
     /// subscriber's "current span" is per OS thread, so it must be swapped
     /// with the myriad thread, never left entered across a switch).
@@ -78,7 +105,8 @@ pub struct Task {
     pub span: tracing::Span,
 }
 
-// SAFETY: the shared fields are atomics or immutable. `coroutine` is used by
+// SAFETY: the shared fields are atomics or immutable. `joiner` is owned by
+// one side at a time, handed over by the state word (`task_state.rs`). `coroutine` is used by
 // one scheduler at a time: whoever dequeued the unstarted task, then only the
 // worker it is pinned to (a task is in at most one queue and is resumed only
 // after being dequeued). `own` is used only by the thread itself while it
@@ -93,13 +121,15 @@ unsafe impl Send for Task {}
 static UNNAMED: &str = "<unnamed>";
 
 impl Task {
-    /// A new task; every `Task` lives in an `Arc` (see `arc`).
-    pub fn new(
+    /// A new thread whose result goes to `packet`: the references of its
+    /// join handle and of the scheduler.
+    pub fn spawn<P: Packet>(
         name: Option<String>,
         spawned_at: &'static Location<'static>,
         coroutine: TaskCoroutine,
         guard: (usize, usize),
-    ) -> Arc<Task> {
+        packet: P,
+    ) -> (TaskRef, TaskRef) {
         let id = ThreadId::new();
         #[cfg(feature = "tracing")]
         let span = tracing::info_span!(
@@ -108,7 +138,9 @@ impl Task {
             name = name.as_deref().unwrap_or("<unnamed>"),
             spawned_at = %spawned_at
         );
-        Arc::new(Task {
+        let task = Task {
+            state: TaskState::new(2),
+            vtable: TaskCell::<P>::VTABLE,
             id,
             name: name.map(String::into_boxed_str),
             spawned_at,
@@ -120,21 +152,30 @@ impl Task {
             registry_index: UnsafeCell::new(usize::MAX),
             wait_record: UnsafeCell::new((WaitReason::Park, None)),
             own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
+            joiner: UnsafeCell::new(None),
             #[cfg(feature = "tracing")]
             span,
-        })
+        };
+        let cell = NonNull::from(Box::leak(Box::new(TaskCell { task, packet }))).cast::<Task>();
+        // Two references, as counted by `TaskState::new(2)`.
+        (TaskRef(cell), TaskRef(cell))
     }
 
-    /// Another `Arc` to this task.
-    pub fn arc(&self) -> Arc<Task> {
-        let ptr: *const Task = self;
-        // SAFETY: tasks are only created by `Task::new`, inside an `Arc`, so
-        // `self` is the contents of a live `Arc` (count ≥ 1 while `&self`
-        // exists) and `ptr` is what `Arc::as_ptr` returns for it.
-        unsafe {
-            Arc::increment_strong_count(ptr);
-            Arc::from_raw(ptr)
-        }
+    /// The packet this thread was created with.
+    ///
+    /// # Safety
+    ///
+    /// `P` must be the packet type given to `Task::spawn`.
+    pub unsafe fn packet<P>(&self) -> &P {
+        // SAFETY: the caller names the cell's type; the header is its first
+        // field, and `&self` borrows it alive.
+        unsafe { &NonNull::from(self).cast::<TaskCell<P>>().as_ref().packet }
+    }
+
+    /// Another reference to this task.
+    pub fn new_ref(&self) -> TaskRef {
+        self.state.add_ref();
+        TaskRef(NonNull::from(self))
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -196,12 +237,11 @@ impl Task {
     /// # Safety
     ///
     /// The caller must have just ended the task's current wait episode
-    /// (won `WaitState::end`), and must queue the returned `Arc`.
-    pub unsafe fn take_blocked_ref(&self) -> Arc<Task> {
-        // SAFETY: the task is inside an `Arc` (see `arc`) and, being in a
-        // wait episode, holds one leaked reference, which the caller's win
-        // makes theirs alone.
-        unsafe { Arc::from_raw(self as *const Task) }
+    /// (won `WaitState::end`), and must queue the returned reference.
+    pub unsafe fn take_blocked_ref(&self) -> TaskRef {
+        // The blocked task holds one leaked reference, which the caller's
+        // win makes theirs alone.
+        TaskRef(NonNull::from(self))
     }
 
     /// The worker this task is pinned to, or `NOT_STARTED`.
@@ -249,5 +289,201 @@ impl Task {
         // SAFETY: the yielder was stored when the coroutine started and lives
         // on its stack, which is running now.
         unsafe { (*yielder).suspend(why) };
+    }
+}
+
+/// Who waits for a thread to end.
+pub enum Joiner {
+    /// A thread blocked in `join`.
+    Thread(Wake),
+    /// A task awaiting the join handle as a future.
+    Future(Waker),
+}
+
+impl Joiner {
+    fn wake(self) {
+        match self {
+            Joiner::Thread(wake) => {
+                wake.wake();
+            }
+            Joiner::Future(waker) => waker.wake(),
+        }
+    }
+}
+
+/// Where a thread's result goes: what its join handle reads.
+///
+/// # Safety
+///
+/// The runtime calls `release` exactly once, when the thread has finished
+/// and its handle is gone, with no other access to the packet then.
+pub trait Packet: Send + Sync {
+    /// Drops what the packet still holds; the last use of the packet.
+    fn release(&self);
+}
+
+/// What the runtime needs to know about a `TaskCell<P>` without knowing `P`.
+struct Vtable {
+    release_packet: unsafe fn(NonNull<Task>),
+    dealloc: unsafe fn(NonNull<Task>),
+}
+
+/// A thread's allocation: the header, then the packet.
+#[repr(C)]
+struct TaskCell<P> {
+    task: Task,
+    packet: P,
+}
+
+impl<P: Packet> TaskCell<P> {
+    const VTABLE: &'static Vtable = &Vtable { release_packet: Self::release_packet, dealloc: Self::dealloc };
+
+    /// # Safety
+    ///
+    /// `task` heads a live `TaskCell<P>`, released as `Packet` demands.
+    unsafe fn release_packet(task: NonNull<Task>) {
+        // SAFETY: the header is the first field of a `repr(C)` cell.
+        unsafe { task.cast::<TaskCell<P>>().as_ref() }.packet.release();
+    }
+
+    /// # Safety
+    ///
+    /// `task` heads a `TaskCell<P>` made by `Task::spawn`, with no references
+    /// left.
+    unsafe fn dealloc(task: NonNull<Task>) {
+        // SAFETY: `Task::spawn` made the cell with `Box::new`; nobody else
+        // refers to it.
+        drop(unsafe { Box::from_raw(task.cast::<TaskCell<P>>().as_ptr()) });
+    }
+}
+
+/// A counted reference to a thread (the runtime's `Arc<Task>`).
+pub struct TaskRef(NonNull<Task>);
+
+// SAFETY: `Task` is `Sync` (see there); the count is atomic.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    /// The task, as a pointer (for identity and registries).
+    pub fn as_ptr(&self) -> *const Task {
+        self.0.as_ptr()
+    }
+
+    /// The thread's end, by its scheduler, giving up the scheduler's
+    /// reference: wakes the joiner and, if the handle is gone, releases the
+    /// packet (see `task_state.rs`).
+    pub fn finish(self) {
+        let this = ManuallyDrop::new(self);
+        let task: &Task = &this;
+        let finished = task.state.finish();
+        if finished.wake_joiner {
+            // SAFETY: setting `DONE` over `JOINER` handed us the slot; the
+            // memory is ours until the joiner runs (see `task_state.rs`).
+            let joiner = unsafe { (*task.joiner.get()).take() };
+            if let Some(joiner) = joiner {
+                joiner.wake();
+            }
+        }
+        if finished.release_packet {
+            // SAFETY: finished, and the handle is gone: ours alone, once.
+            unsafe { (task.vtable.release_packet)(this.0) };
+        }
+        if finished.drop_ref && task.state.drop_ref() {
+            // SAFETY: that was the last reference.
+            unsafe { (task.vtable.dealloc)(this.0) };
+        }
+    }
+
+    /// Whether the thread has finished (its result is then visible).
+    pub fn is_finished(&self) -> bool {
+        self.state.is_done()
+    }
+
+    /// Blocks the caller until the thread has finished. Handle only.
+    pub fn wait_finished(&self) {
+        if self.is_finished() {
+            return;
+        }
+        let register = |wake: Wake| {
+            // SAFETY: the slot is the handle's while `JOINER` is clear.
+            unsafe { *self.joiner.get() = Some(Joiner::Thread(wake)) };
+            if self.state.set_joiner(false).is_err() {
+                // Finished meanwhile: the slot is still ours; end our wait.
+                // SAFETY: as above.
+                if let Some(joiner) = unsafe { (*self.joiner.get()).take() } {
+                    joiner.wake();
+                }
+            }
+        };
+        // SAFETY: the Wake is used once, by `finish` or by `register`; the
+        // thread's end is the only thing that ends this wait.
+        unsafe { wait::block_once(WaitReason::Join(self.id), register) };
+        debug_assert!(self.is_finished(), "only the thread's end wakes a joiner");
+    }
+
+    /// Whether the thread has finished; if not, `waker` is woken when it
+    /// does. Handle only.
+    pub fn poll_finished(&self, waker: &Waker) -> bool {
+        if self.is_finished() {
+            return true;
+        }
+        // Take the slot back from an earlier poll to put the new waker in.
+        if self.state.has_joiner() && self.state.unset_joiner().is_err() {
+            return true;
+        }
+        // SAFETY: the slot is the handle's while `JOINER` is clear.
+        unsafe { *self.joiner.get() = Some(Joiner::Future(waker.clone())) };
+        if self.state.set_joiner(true).is_err() {
+            // SAFETY: as above: still ours.
+            drop(unsafe { (*self.joiner.get()).take() });
+            return true;
+        }
+        false
+    }
+
+    /// The join handle goes away, with this, its reference.
+    pub fn handle_gone(self) {
+        let this = ManuallyDrop::new(self);
+        match this.state.handle_gone() {
+            HandleGone::ReleasePacket => {
+                // SAFETY: finished, and the handle is going: ours alone.
+                unsafe { (this.vtable.release_packet)(this.0) };
+                drop(ManuallyDrop::into_inner(this));
+            }
+            // The reference was dropped by the transition.
+            HandleGone::Detached => {}
+        }
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        self.new_ref()
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        if self.state.drop_ref() {
+            // SAFETY: that was the last reference.
+            unsafe { (self.vtable.dealloc)(self.0) };
+        }
+    }
+}
+
+impl Deref for TaskRef {
+    type Target = Task;
+
+    fn deref(&self) -> &Task {
+        // SAFETY: our reference keeps the task alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskRef").field("id", &self.id).field("name", &self.name()).finish_non_exhaustive()
     }
 }

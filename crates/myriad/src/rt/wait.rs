@@ -27,7 +27,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::dump::WaitReason;
-use super::task::Task;
+use super::task::{Task, TaskRef};
 use super::worker;
 
 const WOKEN: u64 = 0;
@@ -84,6 +84,13 @@ impl WaitState {
             }
         }
         false
+    }
+
+    /// Ends episode `epoch`, which nothing but the caller can end (see
+    /// `block_once`): a plain store, no compare-and-swap.
+    fn end_once(&self, epoch: u64) {
+        debug_assert!(self.is_current(epoch), "a block_once wait ends once");
+        self.0.store(epoch << 2 | WOKEN, Ordering::Release);
     }
 
     /// The epoch of the current episode if the thread is blocked in `park`.
@@ -169,7 +176,7 @@ impl OsWaiter {
 
 #[derive(Clone)]
 enum Waiter {
-    Task(Arc<Task>),
+    Task(TaskRef),
     /// A blocked task that cannot go away before this `Wake` is used (see
     /// `block_once`): it holds its own reference while blocked.
     BorrowedTask(*const Task),
@@ -191,7 +198,7 @@ unsafe impl Send for Wake {}
 unsafe impl Sync for Wake {}
 
 impl Wake {
-    pub(crate) fn for_task(task: Arc<Task>, epoch: u64) -> Wake {
+    pub(crate) fn for_task(task: TaskRef, epoch: u64) -> Wake {
         Wake { waiter: Waiter::Task(task), epoch }
     }
 
@@ -227,17 +234,24 @@ impl Wake {
 
     fn end(&self, outcome: Woken) -> bool {
         let task: &Task = match &self.waiter {
-            Waiter::Task(task) => task,
-            // SAFETY: see `block_once`: alive until this Wake is used.
-            Waiter::BorrowedTask(task) => unsafe { &**task },
+            Waiter::Task(task) => {
+                if !task.wait.end(self.epoch, outcome) {
+                    return false;
+                }
+                task
+            }
+            Waiter::BorrowedTask(task) => {
+                // SAFETY: see `block_once`: alive until this Wake is used,
+                // which is now, and nothing else ends the episode.
+                let task = unsafe { &**task };
+                task.wait.end_once(self.epoch);
+                task
+            }
             Waiter::Os(os) => return os.end(self.epoch, outcome),
         };
-        let won = task.wait.end(self.epoch, outcome);
-        if won {
-            // SAFETY: we just ended the episode, and queue the task.
-            worker::schedule(unsafe { task.take_blocked_ref() });
-        }
-        won
+        // SAFETY: we just ended the episode, and queue the task.
+        worker::schedule(unsafe { task.take_blocked_ref() });
+        true
     }
 }
 
@@ -329,7 +343,7 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
     worker::note_wait(task, WaitReason::Park);
     let epoch = task.wait.begin(true);
     if let Some(deadline) = deadline {
-        worker::add_timer(deadline, Wake::for_task(task.arc(), epoch));
+        worker::add_timer(deadline, Wake::for_task(task.new_ref(), epoch));
     }
     // An `unpark` that came before the wait began (and so saw no parked
     // epoch) left the token set: end the wait at once.

@@ -56,7 +56,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
@@ -67,7 +67,7 @@ use super::overflow;
 use super::poller::Poller;
 use super::reactor;
 use super::stack::StackPool;
-use super::task::{Switch, Task, NOT_STARTED};
+use super::task::{Switch, Task, TaskRef, NOT_STARTED};
 use super::timer::Timers;
 use super::uring::Ring;
 use super::wait::{Wake, Woken};
@@ -137,9 +137,9 @@ impl OsThreadId {
 /// The part of a worker other threads can reach.
 pub struct WorkerShared {
     pub index: usize,
-    inbox: Mutex<Vec<Arc<Task>>>,
+    inbox: Mutex<Vec<TaskRef>>,
     has_mail: AtomicBool,
-    stealer: Stealer<Arc<Task>>,
+    stealer: Stealer<TaskRef>,
     sleeping: AtomicBool,
     pub poller: Poller,
     /// Held while `poller` is waited on and its events dispatched (by the
@@ -168,7 +168,7 @@ pub struct WorkerShared {
 }
 
 impl WorkerShared {
-    pub fn new(index: usize, stealer: Stealer<Arc<Task>>, poller: Poller) -> WorkerShared {
+    pub fn new(index: usize, stealer: Stealer<TaskRef>, poller: Poller) -> WorkerShared {
         WorkerShared {
             index,
             inbox: Mutex::new(Vec::new()),
@@ -276,7 +276,7 @@ impl WorkerShared {
     }
 
     /// Hands a woken thread pinned to this worker over from another thread.
-    fn post(&self, task: Arc<Task>) {
+    fn post(&self, task: TaskRef) {
         self.inbox.lock().unwrap_or_else(|e| e.into_inner()).push(task);
         self.has_mail.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -292,7 +292,7 @@ impl WorkerShared {
         false
     }
 
-    fn take_mail(&self, into: &mut VecDeque<Arc<Task>>) {
+    fn take_mail(&self, into: &mut VecDeque<TaskRef>) {
         if self.has_mail.load(Ordering::Acquire) {
             self.has_mail.store(false, Ordering::SeqCst);
             let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
@@ -305,8 +305,8 @@ impl WorkerShared {
 pub struct Local {
     rt: &'static Runtime,
     shared: &'static WorkerShared,
-    ready: RefCell<VecDeque<Arc<Task>>>,
-    unstarted: Deque<Arc<Task>>,
+    ready: RefCell<VecDeque<TaskRef>>,
+    unstarted: Deque<TaskRef>,
     timers: RefCell<Timers>,
     pub stacks: RefCell<StackPool>,
     /// The thread running now (null: the scheduler itself runs).
@@ -338,8 +338,8 @@ pub fn local() -> Option<&'static Local> {
 }
 
 /// The myriad thread running on this OS thread, if any.
-pub fn current_task() -> Option<Arc<Task>> {
-    with_current_task(|task| task.map(Task::arc))
+pub fn current_task() -> Option<TaskRef> {
+    with_current_task(|task| task.map(Task::new_ref))
 }
 
 /// Runs `f` with the running myriad thread, without touching its count.
@@ -361,7 +361,7 @@ pub fn running_stack() -> Option<super::overflow::RunningStack> {
 }
 
 /// Makes a woken, started thread runnable on the worker it is pinned to.
-pub fn schedule(task: Arc<Task>) {
+pub fn schedule(task: TaskRef) {
     let worker = task.worker();
     debug_assert_ne!(worker, NOT_STARTED, "only started threads block");
     match local() {
@@ -378,7 +378,7 @@ pub fn schedule(task: Arc<Task>) {
 /// still here (running it costs a switch; another worker would cost a
 /// cross-core wake-up, 15–20 µs on our VMs). A lone child waits until its
 /// spawner blocks or yields.
-pub fn place(rt: &'static Runtime, task: Arc<Task>) {
+pub fn place(rt: &'static Runtime, task: TaskRef) {
     match local() {
         Some(local) => {
             local.shared.counters.spawned.bump();
@@ -399,7 +399,7 @@ pub fn place(rt: &'static Runtime, task: Arc<Task>) {
 pub fn block_task(task: &Task, reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     note_wait(task, reason);
     let epoch = task.wait.begin(false);
-    let wake = Wake::for_task(task.arc(), epoch);
+    let wake = Wake::for_task(task.new_ref(), epoch);
     if let Some(deadline) = deadline {
         add_timer(deadline, wake.clone());
     }
@@ -440,7 +440,7 @@ pub fn suspend_blocked(task: &Task) {
     if std::thread::panicking() {
         // The reference the blocked task holds to itself (see
         // `Task::take_blocked_ref`); the worker loop leaks it otherwise.
-        std::mem::forget(task.arc());
+        std::mem::forget(task.new_ref());
         local().expect("a running myriad thread is on a worker").wait_inline(task);
     } else {
         // SAFETY: `task` is the thread running on this stack.
@@ -457,7 +457,7 @@ pub fn yield_task(task: &Task) {
 }
 
 impl Local {
-    pub fn new(rt: &'static Runtime, index: usize, unstarted: Deque<Arc<Task>>) -> Local {
+    pub fn new(rt: &'static Runtime, index: usize, unstarted: Deque<TaskRef>) -> Local {
         Local {
             rt,
             shared: &rt.workers()[index],
@@ -518,7 +518,7 @@ impl Local {
         }
     }
 
-    fn resume(&self, task: Arc<Task>) {
+    fn resume(&self, task: TaskRef) {
         if task.worker() == NOT_STARTED {
             #[cfg(feature = "tracing")]
             tracing::trace!(parent: &task.span, worker = self.shared.index, "myriad thread started");
@@ -527,9 +527,9 @@ impl Local {
             let mut registry = self.registry.borrow_mut();
             // SAFETY: this worker dequeued the task, so it is its scheduler.
             unsafe { *task.registry_index() = registry.len() };
-            registry.push(Arc::as_ptr(&task));
+            registry.push(task.as_ptr());
         }
-        self.running.set(Arc::as_ptr(&task));
+        self.running.set(task.as_ptr());
         self.shared.running_id.store(task.id.as_u64().get(), Ordering::Relaxed);
         // SAFETY: this worker dequeued the task, so it is its scheduler; the
         // reference is dropped before the task can be queued again.
@@ -569,6 +569,7 @@ impl Local {
                 let stack = coroutine.take().expect("just returned").into_stack();
                 self.stacks.borrow_mut().give_back(stack, &self.rt.stacks);
                 self.shared.counters.finished.bump();
+                task.finish();
             }
         }
     }
@@ -726,7 +727,7 @@ impl Local {
             // Whoever ended the wait queued the task exactly once: here, or
             // in the inbox that was just emptied into `ready`.
             let mut ready = self.ready.borrow_mut();
-            if let Some(at) = ready.iter().position(|t| std::ptr::eq(Arc::as_ptr(t), task)) {
+            if let Some(at) = ready.iter().position(|t| std::ptr::eq(t.as_ptr(), task)) {
                 ready.remove(at);
                 return;
             }

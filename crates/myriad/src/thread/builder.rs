@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::join::{JoinInner, Packet};
 use super::scope::{Scope, ScopedJoinHandle};
-use super::{local, JoinHandle, Thread};
+use super::{local, JoinHandle};
 use crate::rt::Runtime;
 
 /// Configures a new thread's name and stack size.
@@ -93,18 +93,23 @@ impl Builder {
         if let Some(scope) = &scope {
             scope.increment_num_running_threads();
         }
-        let packet: Arc<Packet<'scope, T>> = Arc::new(Packet::new(scope));
-        let their_packet = packet.clone();
-        let main = move || {
+        let main = move |packet: &Packet<'scope, T>| {
             let result = catch_unwind(AssertUnwindSafe(f));
             local::destroy_current();
-            their_packet.finish(result);
-            // Dropping the last reference (if the handle is gone) tells a
-            // scope that this thread is done: after its result is dropped.
-            drop(their_packet);
+            packet.set(result);
         };
         // SAFETY: forwarded to our caller.
-        let task = unsafe { rt.spawn_unchecked(self.name, self.stack_size, spawned_at, main) }?;
-        Ok(JoinInner { thread: Thread::from_task(task), packet })
+        let spawned =
+            unsafe { rt.spawn_unchecked(self.name, self.stack_size, spawned_at, Packet::new(scope.clone()), main) };
+        match spawned {
+            // SAFETY: the handle's reference to a thread with this packet.
+            Ok(task) => Ok(unsafe { JoinInner::new(task) }),
+            Err(err) => {
+                if let Some(scope) = &scope {
+                    scope.decrement_num_running_threads(false);
+                }
+                Err(err)
+            }
+        }
     }
 }

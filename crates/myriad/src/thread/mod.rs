@@ -56,7 +56,6 @@ pub(crate) mod local;
 mod scope;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use builder::Builder;
@@ -66,7 +65,7 @@ pub use local::{AccessError, LocalKey};
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use std::thread::{available_parallelism, panicking, Result};
 
-use crate::rt::task::Task;
+use crate::rt::task::TaskRef;
 use crate::rt::{wait, worker};
 
 /// Spawns a new myriad thread, returning a [`JoinHandle`] for it.
@@ -110,7 +109,7 @@ pub struct Thread {
 
 #[derive(Clone)]
 enum Inner {
-    Myriad(Arc<Task>),
+    Myriad(TaskRef),
     Os { thread: std::thread::Thread, id: ThreadId },
 }
 
@@ -119,8 +118,24 @@ thread_local! {
 }
 
 impl Thread {
-    pub(crate) fn from_task(task: Arc<Task>) -> Thread {
+    pub(crate) fn from_task(task: TaskRef) -> Thread {
         Thread { inner: Inner::Myriad(task) }
+    }
+
+    /// The myriad thread this handle is for, if it is one.
+    pub(crate) fn task(&self) -> Option<&TaskRef> {
+        match &self.inner {
+            Inner::Myriad(task) => Some(task),
+            Inner::Os { .. } => None,
+        }
+    }
+
+    /// As `task`, by value.
+    pub(crate) fn into_task(self) -> Option<TaskRef> {
+        match self.inner {
+            Inner::Myriad(task) => Some(task),
+            Inner::Os { .. } => None,
+        }
     }
 
     /// The thread's unique identifier.

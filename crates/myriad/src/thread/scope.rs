@@ -107,7 +107,7 @@ impl<'scope> Scope<'scope, '_> {
 impl<T> ScopedJoinHandle<'_, T> {
     /// The handle of the thread.
     pub fn thread(&self) -> &Thread {
-        &self.0.thread
+        self.0.thread()
     }
 
     /// Waits for the thread to end; see [`super::JoinHandle::join`].
@@ -131,6 +131,6 @@ impl std::fmt::Debug for Scope<'_, '_> {
 
 impl<T> std::fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScopedJoinHandle").field("thread", &self.0.thread).finish_non_exhaustive()
+        f.debug_struct("ScopedJoinHandle").field("thread", self.0.thread()).finish_non_exhaustive()
     }
 }

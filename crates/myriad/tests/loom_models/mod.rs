@@ -1,7 +1,7 @@
 //! Test-only copies of myriad's wake-up protocols, over loom's atomics, for
 //! the model checks in `tests/loom_*.rs` (issue 9).
 //!
-//! The production types (`rt/wait.rs`, `thread/join.rs`, `rt/worker.rs`)
+//! The production types (`rt/wait.rs`, `rt/worker.rs`)
 //! use std's atomics directly and reach into the runtime (`Task`, worker
 //! queues, the poller), so they cannot be compiled under loom without
 //! invasive changes. These are line-by-line transcriptions of the protocol
@@ -69,6 +69,11 @@ impl WaitState {
             }
         }
         false
+    }
+
+    /// As `WaitState::end_once` (the only waker of a `block_once` wait).
+    pub fn end_once(&self, epoch: u64) {
+        self.0.store(epoch << 2 | WOKEN, Ordering::Release);
     }
 
     /// As `WaitState::parked_epoch`.
