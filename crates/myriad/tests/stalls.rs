@@ -2,7 +2,8 @@
 //! a long computation) does not hold up the rest of the program, and is
 //! reported by name.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use myriad::thread;
@@ -101,4 +102,25 @@ fn with_every_worker_stalled_a_spare_worker_starts() {
     // unless a spare started; and the 10,000 threads ran during the stall.
     assert!(line.contains("CHILD-STALLED 2"), "{line}");
     assert!(!line.contains("workers=1"), "{line}");
+}
+
+#[test]
+fn a_thread_spawned_before_a_long_computation_runs_during_it() {
+    // The child waits in its worker's `next` slot, which other workers
+    // may take from only once the monitor finds the worker stalled.
+    let ran_during = thread::spawn(|| {
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let child = thread::spawn(move || flag.store(true, Ordering::SeqCst));
+        let start = Instant::now();
+        while !ran.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(5) {
+            std::hint::spin_loop();
+        }
+        let ran_during = ran.load(Ordering::SeqCst);
+        child.join().unwrap();
+        ran_during
+    })
+    .join()
+    .unwrap();
+    assert!(ran_during, "the child waited for its spawner's 5 s computation to end");
 }

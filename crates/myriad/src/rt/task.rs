@@ -458,6 +458,23 @@ impl TaskRef {
     }
 }
 
+impl TaskRef {
+    /// Leaks the reference, for `from_raw`.
+    pub fn into_raw(self) -> *mut Task {
+        ManuallyDrop::new(self).0.as_ptr()
+    }
+
+    /// Takes back a reference leaked by `into_raw`.
+    ///
+    /// # Safety
+    ///
+    /// `task` came from `into_raw`, and each leak is taken back once.
+    pub unsafe fn from_raw(task: *mut Task) -> TaskRef {
+        // SAFETY: `into_raw` returned a non-null pointer.
+        TaskRef(unsafe { NonNull::new_unchecked(task) })
+    }
+}
+
 impl Clone for TaskRef {
     fn clone(&self) -> TaskRef {
         self.new_ref()

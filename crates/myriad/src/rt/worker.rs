@@ -14,9 +14,13 @@
 //!
 //! * `ready`: started threads pinned here that can run (woken or yielded),
 //!   a plain `VecDeque` that only this worker touches;
-//! * `unstarted`: a crossbeam work-stealing deque of threads spawned here,
-//!   LIFO for the owner (a thread that spawns and joins finds its child
-//!   next) and stolen oldest-first by idle workers;
+//! * `next`: the newest thread spawned here that has not started, run
+//!   next (a thread that spawns and joins finds its child there): one
+//!   atomic slot, taken by the owner with one swap, and by other workers
+//!   only while this one is stalled;
+//! * `unstarted`: a crossbeam work-stealing deque of the older threads
+//!   spawned here and not started, LIFO for the owner and stolen
+//!   oldest-first by idle workers;
 //! * `inbox`: pinned threads woken by *other* OS threads, handed over under
 //!   a mutex and picked up in batches;
 //!
@@ -55,7 +59,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -139,6 +143,9 @@ pub struct WorkerShared {
     pub index: usize,
     inbox: Mutex<Vec<TaskRef>>,
     has_mail: AtomicBool,
+    /// The newest unstarted thread spawned here (see the module comment),
+    /// a leaked `TaskRef`; null if none.
+    next: AtomicPtr<Task>,
     stealer: Stealer<TaskRef>,
     sleeping: AtomicBool,
     pub poller: Poller,
@@ -173,6 +180,7 @@ impl WorkerShared {
             index,
             inbox: Mutex::new(Vec::new()),
             has_mail: AtomicBool::new(false),
+            next: AtomicPtr::new(std::ptr::null_mut()),
             stealer,
             sleeping: AtomicBool::new(false),
             poller,
@@ -195,24 +203,56 @@ impl WorkerShared {
         self.stalled_since.load(Ordering::Relaxed) != 0
     }
 
-    /// Whether an idle worker may take unstarted threads from this one:
-    /// only a backlog, unless this worker is stalled (see `place`).
     /// Whether woken threads wait in this worker's inbox.
     pub fn has_mail(&self) -> bool {
         self.has_mail.load(Ordering::SeqCst)
     }
 
     pub fn unstarted_len(&self) -> usize {
-        self.stealer.len()
+        self.stealer.len() + usize::from(self.has_next())
     }
 
     pub fn has_unstarted(&self) -> bool {
-        !self.stealer.is_empty()
+        !self.stealer.is_empty() || self.has_next()
     }
 
+    /// Whether an idle worker may take unstarted threads from this one:
+    /// the older ones always, the newest only if this worker is stalled
+    /// (see `place`).
     fn has_stealable(&self) -> bool {
-        let len = self.stealer.len();
-        len >= 2 || (len == 1 && self.is_stalled())
+        !self.stealer.is_empty() || (self.has_next() && self.is_stalled())
+    }
+
+    fn has_next(&self) -> bool {
+        !self.next.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Takes the newest unstarted thread (by the owner, or by a thief from
+    /// a stalled worker).
+    fn take_next(&self) -> Option<TaskRef> {
+        if !self.has_next() {
+            return None;
+        }
+        // Acquire: the owner's Release store published the task.
+        let task = self.next.swap(std::ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: a non-null `next` is a leaked `TaskRef` (see `put_next`),
+        // which the swap made ours alone.
+        (!task.is_null()).then(|| unsafe { TaskRef::from_raw(task) })
+    }
+
+    /// Makes `task` the newest unstarted thread; returns the one it
+    /// displaces. Owner only.
+    fn put_next(&self, task: TaskRef) -> Option<TaskRef> {
+        let task = task.into_raw();
+        if !self.has_next() {
+            // Only the owner fills the slot, so it stays empty until this
+            // store: no read-modify-write needed.
+            self.next.store(task, Ordering::Release);
+            return None;
+        }
+        let old = self.next.swap(task, Ordering::AcqRel);
+        // SAFETY: as in `take_next`.
+        (!old.is_null()).then(|| unsafe { TaskRef::from_raw(old) })
     }
 
     pub fn is_sleeping(&self) -> bool {
@@ -373,17 +413,18 @@ pub fn schedule(task: TaskRef) {
 /// Queues a new thread: on this worker if called from one, else in the
 /// injector for any worker.
 ///
-/// Idle workers steal from a worker's queue only when it holds two or more
-/// threads, so a thread that spawns one child and joins it finds the child
-/// still here (running it costs a switch; another worker would cost a
-/// cross-core wake-up, 15–20 µs on our VMs). A lone child waits until its
-/// spawner blocks or yields.
+/// The new thread goes in the worker's `next` slot, which idle workers
+/// leave alone unless the worker is stalled, so a thread that spawns one
+/// child and joins it finds the child still here (running it costs a
+/// switch; another worker would cost a cross-core wake-up, 15–20 µs on our
+/// VMs). A lone child waits until its spawner blocks or yields. The thread
+/// it displaces joins the stealable backlog.
 pub fn place(rt: &'static Runtime, task: TaskRef) {
     match local() {
         Some(local) => {
             local.shared.counters.spawned.bump();
-            local.unstarted.push(task);
-            if local.unstarted.len() > 1 {
+            if let Some(older) = local.shared.put_next(task) {
+                local.unstarted.push(older);
                 rt.wake_idle_worker(false);
             }
         }
@@ -503,9 +544,9 @@ impl Local {
             // switches, a thread not started yet gets its turn, so threads
             // that keep yielding or waking each other cannot starve it.
             let next = if unstarted_first {
-                self.unstarted.pop().or_else(|| self.ready.borrow_mut().pop_front())
+                self.pop_unstarted().or_else(|| self.ready.borrow_mut().pop_front())
             } else {
-                self.ready.borrow_mut().pop_front().or_else(|| self.unstarted.pop())
+                self.ready.borrow_mut().pop_front().or_else(|| self.pop_unstarted())
             };
             match next {
                 Some(task) => self.resume(task),
@@ -516,6 +557,11 @@ impl Local {
                 }
             }
         }
+    }
+
+    /// The newest unstarted thread spawned here.
+    fn pop_unstarted(&self) -> Option<TaskRef> {
+        self.shared.take_next().or_else(|| self.unstarted.pop())
     }
 
     fn resume(&self, task: TaskRef) {
@@ -600,7 +646,7 @@ impl Local {
             }
             self.next_decay.set(now + DECAY_EVERY);
         }
-        if !self.ready.borrow().is_empty() || !self.unstarted.is_empty() {
+        if !self.ready.borrow().is_empty() || !self.unstarted.is_empty() || self.shared.has_next() {
             // Busy, but threads spawned from OS threads must not wait for
             // this worker to run out of work: take one from the injector.
             if let Steal::Success(task) = self.rt.injector.steal() {
@@ -649,6 +695,15 @@ impl Local {
             for k in 1..n {
                 let other = &workers[(self.shared.index + k) % n];
                 if !other.has_stealable() {
+                    continue;
+                }
+                if other.stealer.is_empty() {
+                    // Only the stalled worker's newest thread is left.
+                    if let Some(task) = other.take_next() {
+                        self.shared.counters.steals.bump();
+                        self.unstarted.push(task);
+                        return true;
+                    }
                     continue;
                 }
                 match other.stealer.steal_batch_and_pop(&self.unstarted) {
