@@ -37,6 +37,7 @@ use std::io;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
 use corosensei::stack::{Stack, StackPointer};
@@ -55,6 +56,10 @@ const WARM_BATCH: usize = 64;
 
 /// Warm stacks a worker keeps for itself before passing some on.
 const LOCAL_WARM_MAX: usize = 256;
+
+/// How often warm stacks decay: each warm list releases half of what it
+/// did not need over the last step.
+pub const DECAY_STEP: Duration = Duration::from_secs(1);
 
 /// How a stack's guard region is made to fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -358,6 +363,11 @@ impl StackAllocator {
 struct WarmList {
     stacks: Vec<ThreadStack>,
     low_water: usize,
+    /// When `low_water` began to be tracked. Every worker steps the shared
+    /// list: without this, a step right after another's would see a
+    /// moment's low-water mark, not a whole step's, and release stacks
+    /// still in steady use.
+    since: Option<Instant>,
 }
 
 impl WarmList {
@@ -369,9 +379,14 @@ impl WarmList {
 
     /// Takes out half of the stacks that were not needed since the last
     /// step (the oldest: they are at the bottom) for release.
-    fn decay(&mut self) -> Vec<ThreadStack> {
-        let release = self.low_water.div_ceil(2);
-        let released = self.stacks.drain(..release).collect();
+    fn decay(&mut self, now: Instant) -> Vec<ThreadStack> {
+        let released = match self.since {
+            // Mid-step: keep tracking the low-water mark.
+            Some(since) if now.saturating_duration_since(since) < DECAY_STEP => return Vec::new(),
+            Some(_) => self.stacks.drain(..self.low_water.div_ceil(2)).collect(),
+            None => Vec::new(),
+        };
+        self.since = Some(now);
         self.low_water = self.stacks.len();
         released
     }
@@ -411,13 +426,14 @@ impl StackPool {
         self.warm.low_water > 0 || allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).low_water > 0
     }
 
-    /// One step of the slow decay: takes out half of the warm stacks that
-    /// were not needed since the previous step, here and in the shared list,
-    /// for `StackAllocator::release` (a syscall per stack: the caller runs
-    /// it off the worker).
-    pub fn decay(&mut self, allocator: &StackAllocator) -> Vec<ThreadStack> {
-        let mut released = self.warm.decay();
-        released.extend(allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).decay());
+    /// One step of the slow decay (at most one per `DECAY_STEP` for each
+    /// list): takes out half of the warm stacks that were not needed over
+    /// the last step, here and in the shared list, for
+    /// `StackAllocator::release` (a syscall per stack: the caller runs it
+    /// off the worker).
+    pub fn decay(&mut self, allocator: &StackAllocator, now: Instant) -> Vec<ThreadStack> {
+        let mut released = self.warm.decay(now);
+        released.extend(allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).decay(now));
         released
     }
 }
@@ -440,12 +456,34 @@ mod tests {
         let b = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(b.low, a_low, "a warm stack is reused first");
         pool.give_back(b, &alloc);
-        assert!(pool.decay(&alloc).is_empty()); // sets the low-water mark: 1 unused
+        let start = Instant::now();
+        assert!(pool.decay(&alloc, start).is_empty()); // starts the step: 1 unused
         assert!(pool.has_surplus(&alloc));
-        alloc.release(pool.decay(&alloc)); // releases it
+        assert!(pool.decay(&alloc, start + DECAY_STEP / 2).is_empty(), "a step lasts DECAY_STEP");
+        alloc.release(pool.decay(&alloc, start + DECAY_STEP)); // releases it
         assert!(pool.warm.stacks.is_empty());
         let c = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(c.low, a_low, "a released slot is reused cold");
+    }
+
+    #[test]
+    fn stacks_in_use_every_step_are_not_released_however_often_workers_step() {
+        let alloc = StackAllocator::new(probe_guard_mode(), 16 * 1024);
+        let (mut a, mut b) = (StackPool::new(), StackPool::new());
+        let start = Instant::now();
+        a.decay(&alloc, start);
+        b.decay(&alloc, start);
+        // Over the step, the shared list is drained and refilled (a burst of
+        // threads), then it sits full while another worker steps.
+        let stacks: Vec<_> = (0..4 * LOCAL_WARM_MAX).map(|_| alloc.allocate(None, Some(&mut a)).unwrap()).collect();
+        for s in stacks {
+            b.give_back(s, &alloc);
+        }
+        let late = start + DECAY_STEP;
+        assert!(a.decay(&alloc, late).len() <= LOCAL_WARM_MAX, "only b's own unused stacks may go");
+        let shared_before = alloc.warm.lock().unwrap().stacks.len();
+        b.decay(&alloc, late + Duration::from_millis(1));
+        assert_eq!(alloc.warm.lock().unwrap().stacks.len(), shared_before, "a second step right after the first");
     }
 
     #[test]

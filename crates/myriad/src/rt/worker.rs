@@ -70,7 +70,7 @@ use super::dump::WaitReason;
 use super::overflow;
 use super::poller::Poller;
 use super::reactor;
-use super::stack::StackPool;
+use super::stack::{StackPool, DECAY_STEP};
 use super::task::{Switch, Task, TaskRef, NOT_STARTED};
 use super::timer::Timers;
 use super::uring::Ring;
@@ -85,8 +85,6 @@ const RING_TOKEN: u64 = u64::MAX - 1;
 
 /// How long a worker out of work spins before it sleeps.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
-/// How often warm stacks decay (see `stack.rs`).
-const DECAY_EVERY: Duration = Duration::from_secs(1);
 
 /// A counter written only by its worker and read by anyone: a relaxed load
 /// and store instead of a locked read-modify-write on the hot path.
@@ -512,7 +510,7 @@ impl Local {
             dump_served: Cell::new(0),
             after_yield: Cell::new(false),
             ticks: Cell::new(0),
-            next_decay: Cell::new(Instant::now() + DECAY_EVERY),
+            next_decay: Cell::new(Instant::now() + DECAY_STEP),
         }
     }
 
@@ -638,13 +636,13 @@ impl Local {
             self.answer_dump(now);
         }
         if now >= self.next_decay.get() {
-            let released = self.stacks.borrow_mut().decay(&self.rt.stacks);
+            let released = self.stacks.borrow_mut().decay(&self.rt.stacks, now);
             if !released.is_empty() {
                 // A madvise and a TLB shootdown per stack: not on a worker.
                 let rt = self.rt;
                 rt.offload.submit(Box::new(move || rt.stacks.release(released)));
             }
-            self.next_decay.set(now + DECAY_EVERY);
+            self.next_decay.set(now + DECAY_STEP);
         }
         if !self.ready.borrow().is_empty() || !self.unstarted.is_empty() || self.shared.has_next() {
             // Busy, but threads spawned from OS threads must not wait for
