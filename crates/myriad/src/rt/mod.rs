@@ -64,7 +64,7 @@ mod atomics {
 
 use config::Config;
 use stack::StackAllocator;
-use task::{Packet, Task, TaskCoroutine, TaskRef};
+use task::{Packet, Task, TaskRef};
 use worker::WorkerShared;
 
 pub(crate) struct Runtime {
@@ -225,23 +225,7 @@ impl Runtime {
             Some(local) => self.stacks.allocate(stack_size, Some(&mut local.stacks.borrow_mut())),
             None => self.stacks.allocate(stack_size, None),
         }?;
-        let guard = stack.guard_range();
-        let body = move |yielder: &corosensei::Yielder<(), task::Switch>, ()| {
-            let task = worker::with_current_task(|task| {
-                let task = task.expect("a coroutine runs as the current thread");
-                // SAFETY: the thread itself, running; the borrow ends at once.
-                unsafe { task.own().yielder = yielder };
-                task as *const Task
-            });
-            // SAFETY: the scheduler's reference keeps the running task alive
-            // until the coroutine returns, and the task made below has a
-            // packet of type `P`.
-            f(unsafe { (*task).packet::<P>() });
-        };
-        // SAFETY: the caller guarantees that what `f` borrows outlives the
-        // thread, which is when the coroutine finishes.
-        let coroutine = unsafe { TaskCoroutine::with_stack_unchecked(stack, body) };
-        let (handle, scheduled) = Task::spawn(name, spawned_at, coroutine, guard, packet);
+        let (handle, scheduled) = Task::spawn(name, spawned_at, stack, packet, f);
         worker::place(self, scheduled);
         Ok(handle)
     }

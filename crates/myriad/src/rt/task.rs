@@ -18,9 +18,9 @@
 //! * shared state that any thread may touch through atomics: the state
 //!   word, the wait state (`wait.rs`), the park token, and the worker it is
 //!   pinned to;
-//! * the coroutine, created at spawn and resumed only by the scheduler that
-//!   dequeued the task: first whichever worker starts it, then only that
-//!   worker, to which the task is pinned until it ends;
+//! * the coroutine, made and first resumed by whichever worker starts the
+//!   thread, then resumed only by that worker, to which the task is pinned
+//!   until it ends (see `Run`);
 //! * `OwnState`, used only by the thread itself while it runs: its yielder
 //!   and its myriad-local storage.
 //!
@@ -57,8 +57,22 @@ pub enum Switch {
     Yielded,
 }
 
-/// The coroutine a thread runs on, created (not yet resumed) at spawn.
+/// The coroutine a thread runs on.
 pub type TaskCoroutine = Coroutine<(), Switch, (), ThreadStack>;
+
+/// A thread's coroutine through its life.
+///
+/// The coroutine is made when the thread first runs, by the worker that
+/// runs it: making it writes the entry frame onto the stack, and doing that
+/// at spawn would touch every new stack twice, on two cores (100,000
+/// threads spread over many pages: a TLB miss and a cache-line transfer
+/// each time). Until then the thread's entry closure waits in its cell.
+pub enum Run {
+    /// Not started yet: the stack it will run on.
+    NotStarted(ThreadStack),
+    Started(TaskCoroutine),
+    Finished,
+}
 
 /// State used by the running thread itself, from its own stack.
 pub struct OwnState {
@@ -87,8 +101,8 @@ pub struct Task {
     /// `park`/`unpark`'s token, as std's: set by `unpark`, consumed by `park`.
     pub token: AtomicBool,
     worker: AtomicUsize,
-    /// Resumed only by the scheduler; `None` once the thread has finished.
-    coroutine: UnsafeCell<Option<TaskCoroutine>>,
+    /// Resumed only by the scheduler.
+    run: UnsafeCell<Run>,
     /// Its place in its worker's registry (scheduler-owned, as `coroutine`).
     registry_index: UnsafeCell<usize>,
     /// What the current or last wait was for, and when it began: written
@@ -106,14 +120,15 @@ pub struct Task {
 }
 
 // SAFETY: the shared fields are atomics or immutable. `joiner` is owned by
-// one side at a time, handed over by the state word (`task_state.rs`). `coroutine` is used by
-// one scheduler at a time: whoever dequeued the unstarted task, then only the
-// worker it is pinned to (a task is in at most one queue and is resumed only
-// after being dequeued). `own` is used only by the thread itself while it
-// runs. So the coroutine, which is not `Send` because a *started* coroutine
-// must stay on its OS thread, never runs on two OS threads; it is moved
-// across threads only before its first resume, when its stack holds nothing
-// but its entry closure, which is `Send`.
+// one side at a time, handed over by the state word (`task_state.rs`).
+// `run` is used by one scheduler at a time: whoever dequeued the unstarted
+// task (which makes the coroutine on its own OS thread), then only the
+// worker it is pinned to (a task is in at most one queue and is resumed
+// only after being dequeued). So the coroutine, which is not `Send` because
+// a started coroutine must stay on its OS thread, never leaves the OS
+// thread that made it; before that only the stack and the entry closure,
+// which is `Send`, cross threads. `own` is used only by the thread itself
+// while it runs.
 unsafe impl Sync for Task {}
 // SAFETY: as above.
 unsafe impl Send for Task {}
@@ -123,13 +138,19 @@ static UNNAMED: &str = "<unnamed>";
 impl Task {
     /// A new thread whose result goes to `packet`: the references of its
     /// join handle and of the scheduler.
-    pub fn spawn<P: Packet>(
+    ///
+    /// The thread will run `entry` on `stack`.
+    pub fn spawn<P, F>(
         name: Option<String>,
         spawned_at: &'static Location<'static>,
-        coroutine: TaskCoroutine,
-        guard: (usize, usize),
+        stack: ThreadStack,
         packet: P,
-    ) -> (TaskRef, TaskRef) {
+        entry: F,
+    ) -> (TaskRef, TaskRef)
+    where
+        P: Packet,
+        F: FnOnce(&P) + Send,
+    {
         let id = ThreadId::new();
         #[cfg(feature = "tracing")]
         let span = tracing::info_span!(
@@ -140,15 +161,15 @@ impl Task {
         );
         let task = Task {
             state: TaskState::new(2),
-            vtable: TaskCell::<P>::VTABLE,
+            vtable: TaskCell::<P, F>::VTABLE,
             id,
             name: name.map(String::into_boxed_str),
             spawned_at,
-            guard,
+            guard: stack.guard_range(),
             wait: WaitState::new(),
             token: AtomicBool::new(false),
             worker: AtomicUsize::new(NOT_STARTED),
-            coroutine: UnsafeCell::new(Some(coroutine)),
+            run: UnsafeCell::new(Run::NotStarted(stack)),
             registry_index: UnsafeCell::new(usize::MAX),
             wait_record: UnsafeCell::new((WaitReason::Park, None)),
             own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
@@ -156,7 +177,8 @@ impl Task {
             #[cfg(feature = "tracing")]
             span,
         };
-        let cell = NonNull::from(Box::leak(Box::new(TaskCell { task, packet }))).cast::<Task>();
+        let cell = TaskCell { task, packet, entry: UnsafeCell::new(Some(entry)) };
+        let cell = NonNull::from(Box::leak(Box::new(cell))).cast::<Task>();
         // Two references, as counted by `TaskState::new(2)`.
         (TaskRef(cell), TaskRef(cell))
     }
@@ -167,9 +189,10 @@ impl Task {
     ///
     /// `P` must be the packet type given to `Task::spawn`.
     pub unsafe fn packet<P>(&self) -> &P {
-        // SAFETY: the caller names the cell's type; the header is its first
-        // field, and `&self` borrows it alive.
-        unsafe { &NonNull::from(self).cast::<TaskCell<P>>().as_ref().packet }
+        // SAFETY: the caller names the packet's type; in a `repr(C)` cell
+        // the header and packet come first, laid out the same whatever the
+        // entry's type; `&self` borrows the cell alive.
+        unsafe { &NonNull::from(self).cast::<TaskCell<P, ()>>().as_ref().packet }
     }
 
     /// Another reference to this task.
@@ -253,16 +276,41 @@ impl Task {
         self.worker.store(worker, Ordering::Release);
     }
 
-    /// The coroutine, for the scheduler.
+    /// The coroutine, for the scheduler; made first if the thread has not
+    /// started. `None` once the thread has finished.
     ///
     /// # Safety
     ///
-    /// Only the scheduler that dequeued this task may call this, and it must
-    /// not keep two returned references alive at once.
+    /// Only the scheduler that dequeued this task may call this, on the OS
+    /// thread that will resume it, and it must not keep two returned
+    /// references alive at once.
     #[allow(clippy::mut_from_ref)]
-    pub unsafe fn coroutine(&self) -> &mut Option<TaskCoroutine> {
+    pub unsafe fn coroutine(&self) -> Option<&mut TaskCoroutine> {
         // SAFETY: exclusive access is the caller's obligation.
-        unsafe { &mut *self.coroutine.get() }
+        let run = unsafe { &mut *self.run.get() };
+        if let Run::NotStarted(_) = run {
+            let Run::NotStarted(stack) = std::mem::replace(run, Run::Finished) else { unreachable!() };
+            // SAFETY: the task is alive (`&self`) and not started, and the
+            // vtable is its cell's.
+            *run = Run::Started(unsafe { (self.vtable.start)(NonNull::from(self), stack) });
+        }
+        match run {
+            Run::Started(coroutine) => Some(coroutine),
+            _ => None,
+        }
+    }
+
+    /// The stack of the finished coroutine, for reuse.
+    ///
+    /// # Safety
+    ///
+    /// As `coroutine`, and the coroutine has returned.
+    pub unsafe fn take_stack(&self) -> ThreadStack {
+        // SAFETY: exclusive access is the caller's obligation.
+        match std::mem::replace(unsafe { &mut *self.run.get() }, Run::Finished) {
+            Run::Started(coroutine) => coroutine.into_stack(),
+            _ => unreachable!("take_stack of a thread that did not run"),
+        }
     }
 
     /// The state the running thread uses itself.
@@ -322,38 +370,68 @@ pub trait Packet: Send + Sync {
     fn release(&self);
 }
 
-/// What the runtime needs to know about a `TaskCell<P>` without knowing `P`.
+/// What the runtime needs to know about a `TaskCell<P, F>` without
+/// knowing `P` and `F`.
 struct Vtable {
+    start: unsafe fn(NonNull<Task>, ThreadStack) -> TaskCoroutine,
     release_packet: unsafe fn(NonNull<Task>),
     dealloc: unsafe fn(NonNull<Task>),
 }
 
-/// A thread's allocation: the header, then the packet.
+/// A thread's allocation: the header, the packet, and the entry closure
+/// until the thread starts.
 #[repr(C)]
-struct TaskCell<P> {
+struct TaskCell<P, F> {
     task: Task,
     packet: P,
+    entry: UnsafeCell<Option<F>>,
 }
 
-impl<P: Packet> TaskCell<P> {
-    const VTABLE: &'static Vtable = &Vtable { release_packet: Self::release_packet, dealloc: Self::dealloc };
+impl<P: Packet, F: FnOnce(&P) + Send> TaskCell<P, F> {
+    const VTABLE: &'static Vtable =
+        &Vtable { start: Self::start, release_packet: Self::release_packet, dealloc: Self::dealloc };
 
+    /// Makes the coroutine that runs the entry closure on `stack`.
+    ///
     /// # Safety
     ///
-    /// `task` heads a live `TaskCell<P>`, released as `Packet` demands.
-    unsafe fn release_packet(task: NonNull<Task>) {
+    /// `task` heads a live `TaskCell<P, F>` that has not started; the
+    /// coroutine is resumed only while the task is alive.
+    unsafe fn start(task: NonNull<Task>, stack: ThreadStack) -> TaskCoroutine {
         // SAFETY: the header is the first field of a `repr(C)` cell.
-        unsafe { task.cast::<TaskCell<P>>().as_ref() }.packet.release();
+        let cell = unsafe { task.cast::<TaskCell<P, F>>().as_ref() };
+        // SAFETY: only the starting scheduler touches `entry`, once.
+        let entry = unsafe { (*cell.entry.get()).take() }.expect("a thread starts once");
+        let packet: *const P = &cell.packet;
+        let body = move |yielder: &Yielder<(), Switch>, ()| {
+            // SAFETY: the task outlives its coroutine (the scheduler holds a
+            // reference while it resumes it), and this is the thread itself,
+            // running; the borrows end at once.
+            unsafe { task.as_ref().own().yielder = yielder };
+            // SAFETY: as above.
+            entry(unsafe { &*packet });
+        };
+        // SAFETY: what the entry borrows outlives the thread (the spawner's
+        // obligation, `Runtime::spawn_unchecked`).
+        unsafe { TaskCoroutine::with_stack_unchecked(stack, body) }
     }
 
     /// # Safety
     ///
-    /// `task` heads a `TaskCell<P>` made by `Task::spawn`, with no references
-    /// left.
+    /// `task` heads a live `TaskCell<P, F>`, released as `Packet` demands.
+    unsafe fn release_packet(task: NonNull<Task>) {
+        // SAFETY: the header is the first field of a `repr(C)` cell.
+        unsafe { task.cast::<TaskCell<P, F>>().as_ref() }.packet.release();
+    }
+
+    /// # Safety
+    ///
+    /// `task` heads a `TaskCell<P, F>` made by `Task::spawn`, with no
+    /// references left.
     unsafe fn dealloc(task: NonNull<Task>) {
         // SAFETY: `Task::spawn` made the cell with `Box::new`; nobody else
         // refers to it.
-        drop(unsafe { Box::from_raw(task.cast::<TaskCell<P>>().as_ptr()) });
+        drop(unsafe { Box::from_raw(task.cast::<TaskCell<P, F>>().as_ptr()) });
     }
 }
 

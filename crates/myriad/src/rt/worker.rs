@@ -575,12 +575,13 @@ impl Local {
         }
         self.running.set(task.as_ptr());
         self.shared.running_id.store(task.id.as_u64().get(), Ordering::Relaxed);
-        // SAFETY: this worker dequeued the task, so it is its scheduler; the
-        // reference is dropped before the task can be queued again.
-        let coroutine = unsafe { task.coroutine() };
+        // SAFETY: this worker dequeued the task, so it is its scheduler, on
+        // its own OS thread; the reference is dropped before the task can be
+        // queued again.
+        let coroutine = unsafe { task.coroutine() }.expect("a queued thread has not finished");
         #[cfg(feature = "tracing")]
         let entered = task.span.enter();
-        let result = coroutine.as_mut().expect("a queued thread has not finished").resume(());
+        let result = coroutine.resume(());
         #[cfg(feature = "tracing")]
         drop(entered);
         self.running.set(std::ptr::null());
@@ -610,7 +611,8 @@ impl Local {
                     }
                 }
                 drop(registry);
-                let stack = coroutine.take().expect("just returned").into_stack();
+                // SAFETY: as above; the coroutine just returned.
+                let stack = unsafe { task.take_stack() };
                 self.stacks.borrow_mut().give_back(stack, &self.rt.stacks);
                 self.shared.counters.finished.bump();
                 task.finish();
