@@ -166,7 +166,9 @@ impl Cell {
         match self.state.handle_gone() {
             HandleGone::ReleasePacket => {
                 self.release_packet();
-                self.drop_ref();
+                if self.state.drop_ref_if_unique() {
+                    self.free();
+                }
             }
             HandleGone::Detached => {}
         }
@@ -245,6 +247,28 @@ fn a_future_dropped_while_waiting_races_the_threads_end_safely() {
         cell.poll(&waker);
         cell.handle_gone();
         thread.join().unwrap();
+        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
+        assert!(cell.freed.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn a_joined_handle_and_a_thread_clone_dropped_at_once_free_once() {
+    loom::model(|| {
+        let cell = Cell::new(3);
+        let thread = {
+            let cell = cell.clone();
+            thread::spawn(move || cell.run_and_finish(5))
+        };
+        let clone = {
+            let cell = cell.clone();
+            thread::spawn(move || cell.drop_ref())
+        };
+        let wait = Arc::new(WaitState::new());
+        assert_eq!(cell.join(&wait), 5);
+        cell.handle_gone();
+        thread.join().unwrap();
+        clone.join().unwrap();
         assert_eq!(cell.released.load(Ordering::SeqCst), 1);
         assert!(cell.freed.load(Ordering::SeqCst));
     });

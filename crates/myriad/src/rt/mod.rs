@@ -36,6 +36,7 @@ mod overflow;
 mod panic_hook;
 mod poller;
 pub(crate) mod reactor;
+mod registry;
 pub(crate) mod stack;
 pub(crate) mod task;
 mod task_state;

@@ -528,7 +528,11 @@ impl TaskRef {
             HandleGone::ReleasePacket => {
                 // SAFETY: finished, and the handle is going: ours alone.
                 unsafe { (this.vtable.release_packet)(this.0) };
-                drop(ManuallyDrop::into_inner(this));
+                // After a join the handle usually holds the last reference.
+                if this.state.drop_ref_if_unique() {
+                    // SAFETY: that was the last reference.
+                    unsafe { (this.vtable.dealloc)(this.0) };
+                }
             }
             // The reference was dropped by the transition.
             HandleGone::Detached => {}

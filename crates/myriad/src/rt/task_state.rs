@@ -107,6 +107,17 @@ impl TaskState {
         false
     }
 
+    /// Drops one reference known not to be shared: true if it was the only
+    /// one (the caller frees, with no atomic read-modify-write), else as
+    /// `drop_ref`. The holder of the only reference is the only one who
+    /// could make another, so a unique count cannot change under us.
+    pub fn drop_ref_if_unique(&self) -> bool {
+        if self.0.load(Ordering::Acquire) / REF == 1 {
+            return true;
+        }
+        self.drop_ref()
+    }
+
     /// Whether the thread has finished; if so, its result is visible.
     pub fn is_done(&self) -> bool {
         self.0.load(Ordering::Acquire) & DONE != 0

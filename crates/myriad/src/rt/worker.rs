@@ -70,6 +70,7 @@ use super::dump::WaitReason;
 use super::overflow;
 use super::poller::Poller;
 use super::reactor;
+use super::registry::Registry;
 use super::stack::{StackPool, DECAY_STEP};
 use super::task::{Switch, Task, TaskRef, NOT_STARTED};
 use super::timer::Timers;
@@ -352,7 +353,7 @@ pub struct Local {
     /// Every started thread pinned here (for `rt::dump`); each task knows
     /// its index. The pointers are valid: a registered task is alive (it is
     /// queued, running, or holds its own reference while blocked).
-    registry: RefCell<Vec<*const Task>>,
+    registry: RefCell<Registry>,
     /// The time at the last look outside: when waits began, to ±a few ms.
     coarse_now: Cell<Instant>,
     /// The newest dump request this worker answered.
@@ -505,7 +506,7 @@ impl Local {
             timers: RefCell::new(Timers::new()),
             stacks: RefCell::new(StackPool::new()),
             running: Cell::new(std::ptr::null()),
-            registry: RefCell::new(Vec::new()),
+            registry: RefCell::new(Registry::default()),
             coarse_now: Cell::new(Instant::now()),
             dump_served: Cell::new(0),
             after_yield: Cell::new(false),
@@ -568,10 +569,9 @@ impl Local {
             tracing::trace!(parent: &task.span, worker = self.shared.index, "myriad thread started");
             task.pin_to(self.shared.index);
             self.shared.counters.started.bump();
-            let mut registry = self.registry.borrow_mut();
+            let slot = self.registry.borrow_mut().insert(task.as_ptr());
             // SAFETY: this worker dequeued the task, so it is its scheduler.
-            unsafe { *task.registry_index() = registry.len() };
-            registry.push(task.as_ptr());
+            unsafe { *task.registry_index() = slot };
         }
         self.running.set(task.as_ptr());
         self.shared.running_id.store(task.id.as_u64().get(), Ordering::Relaxed);
@@ -600,17 +600,8 @@ impl Local {
             CoroutineResult::Return(()) => {
                 #[cfg(feature = "tracing")]
                 tracing::trace!(parent: &task.span, "myriad thread exited");
-                let mut registry = self.registry.borrow_mut();
-                // SAFETY: this worker is the task's scheduler (and the moved
-                // task's, which is pinned here too).
-                unsafe {
-                    let index = *task.registry_index();
-                    registry.swap_remove(index);
-                    if let Some(&moved) = registry.get(index) {
-                        *(*moved).registry_index() = index;
-                    }
-                }
-                drop(registry);
+                // SAFETY: this worker is the task's scheduler.
+                self.registry.borrow_mut().remove(unsafe { *task.registry_index() });
                 // SAFETY: as above; the coroutine just returned.
                 let stack = unsafe { task.take_stack() };
                 self.stacks.borrow_mut().give_back(stack, &self.rt.stacks);
@@ -671,7 +662,7 @@ impl Local {
             .iter()
             // SAFETY: registered tasks are alive (see `registry`), and none
             // runs: this is the scheduler, between switches.
-            .map(|&task| super::dump::describe(unsafe { &*task }, self.shared.index, now))
+            .map(|task| super::dump::describe(unsafe { &*task }, self.shared.index, now))
             .collect();
         drop(registry);
         self.dump_served.set(generation);
