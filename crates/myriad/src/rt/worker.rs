@@ -548,7 +548,14 @@ impl Local {
                 self.ready.borrow_mut().pop_front().or_else(|| self.pop_unstarted())
             };
             match next {
-                Some(task) => self.resume(task),
+                Some(task) => {
+                    // Let the memory of the thread after this one load while
+                    // this one runs (see `Task::prefetch`).
+                    if let Some(following) = self.ready.borrow().front() {
+                        following.prefetch();
+                    }
+                    self.resume(task)
+                }
                 None => {
                     if !self.look_outside() {
                         self.sleep();
