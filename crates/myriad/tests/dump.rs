@@ -38,7 +38,14 @@ fn a_dump_lists_what_each_thread_waits_for() {
     let (sock_a, _sock_b) = std::os::unix::net::UnixStream::pair().unwrap();
     let sock = myriad::net::unix::UnixStream::from(sock_a);
 
-    let sleeper = named("sleeper", || thread::sleep(Duration::from_secs(3)));
+    // Everything below waits until the end of the test, however slowly a
+    // loaded machine gets through the checks.
+    let s = stop.clone();
+    let sleeper = named("sleeper", move || {
+        while !s.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(20));
+        }
+    });
     let s = stop.clone();
     let parker = named("parker", move || {
         while !s.load(Ordering::Acquire) {
@@ -61,7 +68,10 @@ fn a_dump_lists_what_each_thread_waits_for() {
         let mut buf = [0u8; 8];
         let _ = (&sock).read(&mut buf);
     });
-    let blocker = named("blocker", || myriad::blocking(|| std::thread::sleep(Duration::from_secs(2))));
+    let (release_blocker, blocked) = std::sync::mpsc::channel::<()>();
+    let blocker = named("blocker", move || {
+        let _ = myriad::blocking(move || blocked.recv());
+    });
     let joiner = named("joiner", move || sleeper.join().unwrap());
 
     assert_eq!(reason_of("parker"), WaitReason::Park);
@@ -88,6 +98,7 @@ fn a_dump_lists_what_each_thread_waits_for() {
     pair.1.notify_all();
     tx.send(1).unwrap();
     drop(_sock_b);
+    release_blocker.send(()).unwrap();
     for h in [parker, locker, waiter, receiver, reader, blocker, joiner] {
         h.join().unwrap();
     }

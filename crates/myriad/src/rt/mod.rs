@@ -27,6 +27,7 @@
 //! and `reactor.rs` turns IO readiness into wake-ups;
 //! `stack.rs` and `overflow.rs` give threads guarded stacks.
 
+mod cell_cache;
 mod config;
 mod dump;
 mod metrics;

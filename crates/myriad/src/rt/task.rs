@@ -28,18 +28,20 @@
 //! the packet (`task_state.rs`), are the invariants behind `Task`'s `Sync`
 //! impl.
 
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::panic::Location;
-use std::ptr::NonNull;
+use std::ptr::{addr_of_mut, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::Instant;
 
 use corosensei::{Coroutine, Yielder};
 
+use super::cell_cache;
 use super::dump::WaitReason;
 use super::overflow::RunningStack;
 use super::stack::ThreadStack;
@@ -162,27 +164,37 @@ impl Task {
             name = name.as_deref().unwrap_or("<unnamed>"),
             spawned_at = %spawned_at
         );
-        let task = Task {
-            state: TaskState::new(2),
-            vtable: TaskCell::<P, F>::VTABLE,
-            id,
-            name: name.map(String::into_boxed_str),
-            spawned_at,
-            guard: stack.guard_range(),
-            wait: WaitState::new(),
-            token: AtomicBool::new(false),
-            worker: AtomicUsize::new(NOT_STARTED),
-            run: UnsafeCell::new(Run::NotStarted(stack)),
-            registry_index: UnsafeCell::new(usize::MAX),
-            wait_record: UnsafeCell::new((WaitReason::Park, None)),
-            own: UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }),
-            suspended_at: AtomicUsize::new(0),
-            joiner: UnsafeCell::new(None),
+        let cell = cell_cache::allocate(Layout::new::<TaskCell<P, F>>()).cast::<TaskCell<P, F>>();
+        let c = cell.as_ptr();
+        // Written field by field, in place: built as one value first, the
+        // cell (hundreds of bytes) was copied twice on the way in.
+        // SAFETY: fresh memory with the cell's layout (the cache gives at
+        // least its size and alignment); every field is written once, before
+        // any reference to the cell exists.
+        unsafe {
+            let t = addr_of_mut!((*c).task);
+            addr_of_mut!((*t).state).write(TaskState::new(2));
+            addr_of_mut!((*t).vtable).write(TaskCell::<P, F>::VTABLE);
+            addr_of_mut!((*t).id).write(id);
+            addr_of_mut!((*t).name).write(name.map(String::into_boxed_str));
+            addr_of_mut!((*t).spawned_at).write(spawned_at);
+            addr_of_mut!((*t).guard).write(stack.guard_range());
+            addr_of_mut!((*t).wait).write(WaitState::new());
+            addr_of_mut!((*t).token).write(AtomicBool::new(false));
+            addr_of_mut!((*t).worker).write(AtomicUsize::new(NOT_STARTED));
+            addr_of_mut!((*t).run).write(UnsafeCell::new(Run::NotStarted(stack)));
+            addr_of_mut!((*t).registry_index).write(UnsafeCell::new(usize::MAX));
+            addr_of_mut!((*t).wait_record).write(UnsafeCell::new((WaitReason::Park, None)));
+            addr_of_mut!((*t).own)
+                .write(UnsafeCell::new(OwnState { yielder: std::ptr::null(), locals: Locals::new() }));
+            addr_of_mut!((*t).suspended_at).write(AtomicUsize::new(0));
+            addr_of_mut!((*t).joiner).write(UnsafeCell::new(None));
             #[cfg(feature = "tracing")]
-            span,
-        };
-        let cell = TaskCell { task, packet, entry: UnsafeCell::new(Some(entry)) };
-        let cell = NonNull::from(Box::leak(Box::new(cell))).cast::<Task>();
+            addr_of_mut!((*t).span).write(span);
+            addr_of_mut!((*c).packet).write(packet);
+            addr_of_mut!((*c).entry).write(UnsafeCell::new(Some(entry)));
+        }
+        let cell = cell.cast::<Task>();
         // Two references, as counted by `TaskState::new(2)`.
         (TaskRef(cell), TaskRef(cell))
     }
@@ -466,9 +478,13 @@ impl<P: Packet, F: FnOnce(&P) + Send> TaskCell<P, F> {
     /// `task` heads a `TaskCell<P, F>` made by `Task::spawn`, with no
     /// references left.
     unsafe fn dealloc(task: NonNull<Task>) {
-        // SAFETY: `Task::spawn` made the cell with `Box::new`; nobody else
-        // refers to it.
-        drop(unsafe { Box::from_raw(task.cast::<TaskCell<P, F>>().as_ptr()) });
+        let cell = task.cast::<TaskCell<P, F>>();
+        // SAFETY: `Task::spawn` wrote the cell into memory from
+        // `cell_cache::allocate` with this layout; nobody refers to it now.
+        unsafe {
+            cell.as_ptr().drop_in_place();
+            cell_cache::free(cell.cast(), Layout::new::<TaskCell<P, F>>());
+        }
     }
 }
 

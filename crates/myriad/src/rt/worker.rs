@@ -66,6 +66,7 @@ use std::time::{Duration, Instant};
 use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
+use super::cell_cache::CellCache;
 use super::dump::WaitReason;
 use super::overflow;
 use super::poller::Poller;
@@ -348,6 +349,8 @@ pub struct Local {
     unstarted: Deque<TaskRef>,
     timers: RefCell<Timers>,
     pub stacks: RefCell<StackPool>,
+    /// Memory of freed thread cells, for the next spawns (`cell_cache.rs`).
+    pub cells: RefCell<CellCache>,
     /// The thread running now (null: the scheduler itself runs).
     running: Cell<*const Task>,
     /// Every started thread pinned here (for `rt::dump`); each task knows
@@ -505,6 +508,7 @@ impl Local {
             unstarted,
             timers: RefCell::new(Timers::new()),
             stacks: RefCell::new(StackPool::new()),
+            cells: RefCell::new(CellCache::default()),
             running: Cell::new(std::ptr::null()),
             registry: RefCell::new(Registry::default()),
             coarse_now: Cell::new(Instant::now()),
