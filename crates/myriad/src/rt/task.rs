@@ -304,11 +304,15 @@ impl Task {
     pub unsafe fn coroutine(&self) -> Option<&mut TaskCoroutine> {
         // SAFETY: exclusive access is the caller's obligation.
         let run = unsafe { &mut *self.run.get() };
-        if let Run::NotStarted(_) = run {
-            let Run::NotStarted(stack) = std::mem::replace(run, Run::Finished) else { unreachable!() };
-            // SAFETY: the task is alive (`&self`) and not started, and the
-            // vtable is its cell's.
-            *run = Run::Started(unsafe { (self.vtable.start)(NonNull::from(self), stack) });
+        if let Run::NotStarted(stack) = run {
+            // SAFETY: the stack is moved out and `run` overwritten at once,
+            // without dropping it twice (`start` takes it and cannot fail
+            // but by aborting). The task is alive (`&self`) and not started,
+            // and the vtable is its cell's.
+            unsafe {
+                let stack = std::ptr::read(stack);
+                std::ptr::write(run, Run::Started((self.vtable.start)(NonNull::from(self), stack)));
+            }
         }
         match run {
             Run::Started(coroutine) => Some(coroutine),
@@ -323,9 +327,14 @@ impl Task {
     /// As `coroutine`, and the coroutine has returned.
     pub unsafe fn take_stack(&self) -> ThreadStack {
         // SAFETY: exclusive access is the caller's obligation.
-        match std::mem::replace(unsafe { &mut *self.run.get() }, Run::Finished) {
-            Run::Started(coroutine) => coroutine.into_stack(),
-            _ => unreachable!("take_stack of a thread that did not run"),
+        let run = unsafe { &mut *self.run.get() };
+        let Run::Started(coroutine) = run else { unreachable!("take_stack of a thread that did not run") };
+        // SAFETY: the coroutine is moved out and `run` overwritten at once,
+        // so it is not dropped twice.
+        unsafe {
+            let coroutine = std::ptr::read(coroutine);
+            std::ptr::write(run, Run::Finished);
+            coroutine.into_stack()
         }
     }
 
