@@ -101,7 +101,7 @@ impl Task {
 
     /// `wait::park_task` without a deadline; returns whether it suspended.
     fn park(&self) -> bool {
-        if self.token.swap(false, Ordering::Acquire) {
+        if self.token.load(Ordering::Relaxed) && self.token.swap(false, Ordering::Acquire) {
             return false;
         }
         let epoch = self.wait.begin(true);
@@ -117,7 +117,7 @@ impl Task {
     /// `wait::park_task` with a deadline whose timer fires from `timer`.
     fn park_with_timer(task: &Arc<Task>) -> Option<thread::JoinHandle<bool>> {
         let this = task;
-        if this.token.swap(false, Ordering::Acquire) {
+        if this.token.load(Ordering::Relaxed) && this.token.swap(false, Ordering::Acquire) {
             return None;
         }
         let epoch = this.wait.begin(true);

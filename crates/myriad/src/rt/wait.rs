@@ -337,7 +337,9 @@ pub fn panic_main_thread() {
 
 /// `park` for the running myriad thread `task`, with std's token semantics.
 pub fn park_task(task: &Task, deadline: Option<Instant>) {
-    if task.token.swap(false, Ordering::Acquire) {
+    // Look before swapping: a token is rarely waiting, and one that
+    // arrives after this look is seen below, once the wait has begun.
+    if task.token.load(Ordering::Relaxed) && task.token.swap(false, Ordering::Acquire) {
         return;
     }
     worker::note_wait(task, WaitReason::Park);
