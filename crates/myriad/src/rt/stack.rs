@@ -103,29 +103,46 @@ pub fn probe_guard_mode() -> GuardMode {
     }
 }
 
-/// One thread's stack: `guard` faulting bytes at `low`, then the usable part.
+/// One thread's stack: `guard_len()` faulting bytes at `low`, then the
+/// usable part, `len` bytes in all. Kept small (it is moved on every spawn
+/// and sits in the pools by the hundred thousand).
 pub struct ThreadStack {
     low: usize,
     len: usize,
-    guard: usize,
-    /// Whether this stack is a default-size pooled slot (else it owns a mapping).
-    pooled: bool,
-    /// A stack with a mapping of its own is registered with valgrind for
-    /// its lifetime (pooled slots are registered with their chunk).
-    _valgrind: Option<ValgrindStackRegistration>,
+    /// `None` for a default-size pooled slot; for a stack with a mapping of
+    /// its own (which it unmaps when dropped), its registration with
+    /// valgrind (pooled slots are registered with their chunk).
+    own_mapping: Option<Box<ValgrindStackRegistration>>,
+}
+
+/// Bytes of guard at the bottom of every stack: four pages (set once, by
+/// the first `StackAllocator`).
+static GUARD_LEN: AtomicUsize = AtomicUsize::new(0);
+
+fn guard_len() -> usize {
+    GUARD_LEN.load(Ordering::Relaxed)
+}
+
+/// The address range that faults when the stack at `low` overflows.
+pub fn guard_range(low: usize) -> (usize, usize) {
+    (low, low + guard_len())
 }
 
 impl ThreadStack {
-    /// The address range that faults when the thread overflows.
-    pub fn guard_range(&self) -> (usize, usize) {
-        (self.low, self.low + self.guard)
+    /// The lowest address of the stack: its guard starts there.
+    pub fn low(&self) -> usize {
+        self.low
+    }
+
+    fn is_pooled(&self) -> bool {
+        self.own_mapping.is_none()
     }
 }
 
 // SAFETY: `base` is the top of a mapping of `len` bytes that this value owns
 // exclusively (a slot is in exactly one pool, one thread, or the cold list);
 // `limit` is its lowest address, below which nothing is part of the stack, and
-// the lowest `guard` bytes (at least one page) fault on access.
+// the lowest `guard_len()` bytes (four pages) fault on access.
 unsafe impl Stack for ThreadStack {
     fn base(&self) -> StackPointer {
         StackPointer::new(self.low + self.len).expect("stack address is not null")
@@ -138,7 +155,7 @@ unsafe impl Stack for ThreadStack {
 
 impl Drop for ThreadStack {
     fn drop(&mut self) {
-        if !self.pooled {
+        if !self.is_pooled() {
             // SAFETY: a non-pooled stack owns exactly this mapping, and nothing
             // runs on it any more (corosensei hands the stack back only after
             // the coroutine finished).
@@ -172,6 +189,7 @@ impl StackAllocator {
     pub fn new(mode: GuardMode, default_size: usize) -> Self {
         let page = page_size();
         let default_size = round_up(default_size.max(corosensei::stack::MIN_STACK_SIZE), page);
+        GUARD_LEN.store(4 * page, Ordering::Relaxed);
         StackAllocator {
             mode,
             page,
@@ -235,7 +253,7 @@ impl StackAllocator {
     }
 
     fn slot(&self, low: usize) -> ThreadStack {
-        ThreadStack { low, len: self.slot_len(), guard: self.guard, pooled: true, _valgrind: None }
+        ThreadStack { low, len: self.slot_len(), own_mapping: None }
     }
 
     /// Carves and guards a never-used slot.
@@ -265,13 +283,8 @@ impl StackAllocator {
         let size = round_up(size.max(corosensei::stack::MIN_STACK_SIZE), self.page);
         let len = self.guard + size;
         let low = self.map(len)?;
-        let stack = ThreadStack {
-            low,
-            len,
-            guard: self.guard,
-            pooled: false,
-            _valgrind: Some(ValgrindStackRegistration::new(low as *mut u8, len)),
-        };
+        let stack =
+            ThreadStack { low, len, own_mapping: Some(Box::new(ValgrindStackRegistration::new(low as *mut u8, len))) };
         self.install_guard(low)?;
         Ok(stack)
     }
@@ -345,7 +358,7 @@ impl StackAllocator {
     pub fn release(&self, slots: Vec<ThreadStack>) {
         let mut lows = Vec::with_capacity(slots.len());
         for stack in slots {
-            let usable = stack.low + stack.guard;
+            let usable = stack.low + self.guard;
             // SAFETY: the slot is in no thread's use; dropping its pages only
             // makes the next use read zeroes. The guard is not touched
             // (MADV_DONTNEED keeps guard markers and PROT_NONE alike).
@@ -408,7 +421,7 @@ impl StackPool {
     /// passes the older half on to the shared warm list, where threads
     /// spawned on other workers find them.
     pub fn give_back(&mut self, stack: ThreadStack, allocator: &StackAllocator) {
-        if !stack.pooled {
+        if !stack.is_pooled() {
             return;
         }
         self.warm.stacks.push(stack);
@@ -504,7 +517,7 @@ mod tests {
         let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
         let mut pool = StackPool::new();
         let s = alloc.allocate(Some(1 << 20), Some(&mut pool)).unwrap();
-        assert!(!s.pooled);
+        assert!(!s.is_pooled());
         assert!(s.base().get() - s.limit().get() >= 1 << 20);
     }
 }

@@ -35,7 +35,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::panic::Location;
 use std::ptr::{addr_of_mut, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::Instant;
 
@@ -97,12 +97,14 @@ pub struct Task {
     pub id: ThreadId,
     name: Option<Box<str>>,
     spawned_at: &'static Location<'static>,
-    /// The faulting range at the bottom of the thread's stack.
-    guard: (usize, usize),
+    /// The lowest address of the thread's stack, where its guard begins.
+    stack_low: usize,
     pub wait: WaitState,
     /// `park`/`unpark`'s token, as std's: set by `unpark`, consumed by `park`.
     pub token: AtomicBool,
-    worker: AtomicUsize,
+    /// The worker it is pinned to, or `NOT_STARTED` (a `u32` beside the
+    /// token: the header is kept small).
+    worker: AtomicU32,
     /// Resumed only by the scheduler.
     run: UnsafeCell<Run>,
     /// Its place in its worker's registry (scheduler-owned, as `coroutine`).
@@ -178,10 +180,10 @@ impl Task {
             addr_of_mut!((*t).id).write(id);
             addr_of_mut!((*t).name).write(name.map(String::into_boxed_str));
             addr_of_mut!((*t).spawned_at).write(spawned_at);
-            addr_of_mut!((*t).guard).write(stack.guard_range());
+            addr_of_mut!((*t).stack_low).write(stack.low());
             addr_of_mut!((*t).wait).write(WaitState::new());
             addr_of_mut!((*t).token).write(AtomicBool::new(false));
-            addr_of_mut!((*t).worker).write(AtomicUsize::new(NOT_STARTED));
+            addr_of_mut!((*t).worker).write(AtomicU32::new(u32::MAX));
             addr_of_mut!((*t).run).write(UnsafeCell::new(Run::NotStarted(stack)));
             addr_of_mut!((*t).registry_index).write(UnsafeCell::new(usize::MAX));
             addr_of_mut!((*t).wait_record).write(UnsafeCell::new((WaitReason::Park, None)));
@@ -261,7 +263,8 @@ impl Task {
     /// What the stack-overflow handler needs while this thread runs.
     pub fn running_stack(&self) -> RunningStack {
         let name = self.name.as_deref().unwrap_or(UNNAMED);
-        RunningStack { guard_low: self.guard.0, guard_high: self.guard.1, name: name.as_ptr(), name_len: name.len() }
+        let (guard_low, guard_high) = super::stack::guard_range(self.stack_low);
+        RunningStack { guard_low, guard_high, name: name.as_ptr(), name_len: name.len() }
     }
 
     /// The reference a blocked task holds to itself, for whoever ended its
@@ -285,10 +288,14 @@ impl Task {
 
     /// The worker this task is pinned to, or `NOT_STARTED`.
     pub fn worker(&self) -> usize {
-        self.worker.load(Ordering::Acquire)
+        match self.worker.load(Ordering::Acquire) {
+            u32::MAX => NOT_STARTED,
+            worker => worker as usize,
+        }
     }
 
     pub fn pin_to(&self, worker: usize) {
+        let worker = u32::try_from(worker).expect("fewer than 2^32 workers");
         self.worker.store(worker, Ordering::Release);
     }
 
@@ -646,5 +653,16 @@ impl Deref for TaskRef {
 impl fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskRef").field("id", &self.id).field("name", &self.name()).finish_non_exhaustive()
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parked thread costs its stack page plus its cell; the header is
+    /// most of the cell (issue 2's budget is 4.5 KB per parked thread).
+    #[test]
+    fn the_header_fits_four_cache_lines() {
+        assert!(std::mem::size_of::<Task>() <= 256, "Task is {} bytes", std::mem::size_of::<Task>());
     }
 }

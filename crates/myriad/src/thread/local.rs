@@ -16,15 +16,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::rt::worker;
 
-/// The values of one thread's keys.
+/// A thread's values, by key index (`None`: not created yet).
+type Values = Vec<Option<Box<dyn Any>>>;
+
+/// The values of one thread's keys, boxed on first use (most threads use
+/// none, and this sits in every thread's header).
 pub struct Locals {
-    values: Vec<Option<Box<dyn Any>>>,
+    values: Option<Box<Values>>,
     destroyed: bool,
 }
 
 impl Locals {
     pub const fn new() -> Locals {
-        Locals { values: Vec::new(), destroyed: false }
+        Locals { values: None, destroyed: false }
     }
 }
 
@@ -49,8 +53,7 @@ pub(crate) fn destroy_current() {
     loop {
         let values = with_locals(|locals| {
             locals.destroyed = true;
-            // Most threads use no keys: leave their empty vector alone.
-            (!locals.values.is_empty()).then(|| std::mem::take(&mut locals.values))
+            locals.values.take()
         });
         match values {
             // A value's drop may touch keys; those accesses fail now, so
@@ -128,7 +131,8 @@ impl<T: 'static> LocalKey<T> {
             if locals.destroyed {
                 return Err(AccessError);
             }
-            Ok(locals.values.get(index).and_then(|v| v.as_ref()).map(|v| value_ptr::<T>(v)))
+            let values = locals.values.as_deref();
+            Ok(values.and_then(|values| values.get(index)).and_then(|v| v.as_ref()).map(|v| value_ptr::<T>(v)))
         })?;
         if let Some(ptr) = existing {
             return Ok(ptr);
@@ -140,10 +144,11 @@ impl<T: 'static> LocalKey<T> {
                 // Dropped after the borrow ends, by the caller's frame.
                 return Err(AccessError);
             }
-            if locals.values.len() <= index {
-                locals.values.resize_with(index + 1, || None);
+            let values = locals.values.get_or_insert_with(Box::default);
+            if values.len() <= index {
+                values.resize_with(index + 1, || None);
             }
-            let slot = locals.values[index].get_or_insert(value);
+            let slot = values[index].get_or_insert(value);
             Ok(value_ptr::<T>(slot))
         })
     }
