@@ -359,6 +359,15 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
 
 /// `unpark` for a myriad thread.
 pub fn unpark_task(task: &Task) {
+    // Parked already (a ping-pong's usual case): wake it with no token,
+    // which its `park` would clear on waking anyway.
+    if let Some(epoch) = task.wait.parked_epoch() {
+        if task.wait.end(epoch, Woken::Woken) {
+            // SAFETY: we just ended the episode, and queue the task.
+            worker::schedule(unsafe { task.take_blocked_ref() });
+            return;
+        }
+    }
     if task.token.swap(true, Ordering::SeqCst) {
         return;
     }
