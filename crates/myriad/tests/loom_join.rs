@@ -175,20 +175,33 @@ impl Cell {
     }
 }
 
+/// Runs the thread (its body and end) on a loom thread of its own.
+fn run_thread(cell: &Arc<Cell>, result: u64) -> thread::JoinHandle<()> {
+    let cell = cell.clone();
+    thread::spawn(move || cell.run_and_finish(result))
+}
+
+/// Drops one reference from a loom thread of its own (a `Thread` clone).
+fn drop_ref_elsewhere(cell: &Arc<Cell>) -> thread::JoinHandle<()> {
+    let cell = cell.clone();
+    thread::spawn(move || cell.drop_ref())
+}
+
+fn assert_released_once_and_freed(cell: &Cell) {
+    assert_eq!(cell.released.load(Ordering::SeqCst), 1);
+    assert!(cell.freed.load(Ordering::SeqCst));
+}
+
 #[test]
 fn join_racing_the_threads_end_gets_the_result() {
     loom::model(|| {
         let cell = Cell::new(2);
-        let thread = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.run_and_finish(42))
-        };
+        let thread = run_thread(&cell, 42);
         let wait = Arc::new(WaitState::new());
         assert_eq!(cell.join(&wait), 42);
         cell.handle_gone();
         thread.join().unwrap();
-        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
-        assert!(cell.freed.load(Ordering::SeqCst));
+        assert_released_once_and_freed(&cell);
     });
 }
 
@@ -196,20 +209,13 @@ fn join_racing_the_threads_end_gets_the_result() {
 fn a_detached_thread_is_released_and_freed_once() {
     loom::model(|| {
         let cell = Cell::new(3);
-        let thread = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.run_and_finish(1))
-        };
+        let thread = run_thread(&cell, 1);
         // A `Thread` handle dropped concurrently with the join handle.
-        let other = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.drop_ref())
-        };
+        let other = drop_ref_elsewhere(&cell);
         cell.handle_gone();
         thread.join().unwrap();
         other.join().unwrap();
-        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
-        assert!(cell.freed.load(Ordering::SeqCst));
+        assert_released_once_and_freed(&cell);
     });
 }
 
@@ -217,10 +223,7 @@ fn a_detached_thread_is_released_and_freed_once() {
 fn a_future_that_saw_the_thread_running_is_woken() {
     loom::model(|| {
         let cell = Cell::new(2);
-        let thread = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.run_and_finish(7))
-        };
+        let thread = run_thread(&cell, 7);
         let first = Arc::new(AtomicUsize::new(0));
         let second = Arc::new(AtomicUsize::new(0));
         // Polled twice with different wakers: the second replaces the first.
@@ -230,8 +233,7 @@ fn a_future_that_saw_the_thread_running_is_woken() {
             assert_eq!(second.load(Ordering::SeqCst), 1, "a pending future was not woken");
         }
         cell.handle_gone();
-        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
-        assert!(cell.freed.load(Ordering::SeqCst));
+        assert_released_once_and_freed(&cell);
     });
 }
 
@@ -239,16 +241,12 @@ fn a_future_that_saw_the_thread_running_is_woken() {
 fn a_future_dropped_while_waiting_races_the_threads_end_safely() {
     loom::model(|| {
         let cell = Cell::new(2);
-        let thread = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.run_and_finish(7))
-        };
+        let thread = run_thread(&cell, 7);
         let waker = Arc::new(AtomicUsize::new(0));
         cell.poll(&waker);
         cell.handle_gone();
         thread.join().unwrap();
-        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
-        assert!(cell.freed.load(Ordering::SeqCst));
+        assert_released_once_and_freed(&cell);
     });
 }
 
@@ -256,20 +254,13 @@ fn a_future_dropped_while_waiting_races_the_threads_end_safely() {
 fn a_joined_handle_and_a_thread_clone_dropped_at_once_free_once() {
     loom::model(|| {
         let cell = Cell::new(3);
-        let thread = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.run_and_finish(5))
-        };
-        let clone = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.drop_ref())
-        };
+        let thread = run_thread(&cell, 5);
+        let clone = drop_ref_elsewhere(&cell);
         let wait = Arc::new(WaitState::new());
         assert_eq!(cell.join(&wait), 5);
         cell.handle_gone();
         thread.join().unwrap();
         clone.join().unwrap();
-        assert_eq!(cell.released.load(Ordering::SeqCst), 1);
-        assert!(cell.freed.load(Ordering::SeqCst));
+        assert_released_once_and_freed(&cell);
     });
 }
