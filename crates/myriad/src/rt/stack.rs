@@ -218,18 +218,17 @@ impl StackAllocator {
     fn allocate_slot(&self, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
         let low = match pool {
             Some(pool) => {
-                if let Some(stack) = pool.warm.pop() {
-                    return Ok(stack);
+                if let Some(low) = pool.warm.pop() {
+                    return Ok(self.slot(low));
                 }
                 {
                     let mut shared = self.warm.lock().unwrap_or_else(|e| e.into_inner());
                     let rest = shared.stacks.len().saturating_sub(WARM_BATCH);
-                    let batch: Vec<ThreadStack> = shared.stacks.drain(rest..).collect();
+                    pool.warm.stacks.extend(shared.stacks.drain(rest..));
                     shared.low_water = shared.low_water.min(shared.stacks.len());
                     drop(shared);
-                    pool.warm.stacks.extend(batch);
-                    if let Some(stack) = pool.warm.pop() {
-                        return Ok(stack);
+                    if let Some(low) = pool.warm.pop() {
+                        return Ok(self.slot(low));
                     }
                 }
                 if pool.cold.is_empty() {
@@ -240,8 +239,8 @@ impl StackAllocator {
                 pool.cold.pop()
             }
             None => {
-                if let Some(stack) = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-                    return Ok(stack);
+                if let Some(low) = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+                    return Ok(self.slot(low));
                 }
                 self.cold.lock().unwrap_or_else(|e| e.into_inner()).pop()
             }
@@ -355,26 +354,24 @@ impl StackAllocator {
 
     /// Returns warm stacks' memory to the kernel and their slots to the
     /// shared cold list.
-    pub fn release(&self, slots: Vec<ThreadStack>) {
-        let mut lows = Vec::with_capacity(slots.len());
-        for stack in slots {
-            let usable = stack.low + self.guard;
+    pub fn release(&self, slots: Vec<usize>) {
+        for &low in &slots {
+            let usable = low + self.guard;
             // SAFETY: the slot is in no thread's use; dropping its pages only
             // makes the next use read zeroes. The guard is not touched
             // (MADV_DONTNEED keeps guard markers and PROT_NONE alike).
             unsafe { libc::madvise(usable as *mut libc::c_void, self.default_size, libc::MADV_DONTNEED) };
-            lows.push(stack.low);
-            std::mem::forget(stack);
         }
-        self.cold.lock().unwrap_or_else(|e| e.into_inner()).extend(lows);
+        self.cold.lock().unwrap_or_else(|e| e.into_inner()).extend(slots);
     }
 }
 
-/// Warm stacks (pages still in memory), most recently used on top, with
+/// Warm pooled slots (pages still in memory), by their low address (8 bytes
+/// each: the pools may hold a million), most recently used on top, with
 /// the fewest held since the last decay step.
 #[derive(Default)]
 struct WarmList {
-    stacks: Vec<ThreadStack>,
+    stacks: Vec<usize>,
     low_water: usize,
     /// When `low_water` began to be tracked. Every worker steps the shared
     /// list: without this, a step right after another's would see a
@@ -384,7 +381,7 @@ struct WarmList {
 }
 
 impl WarmList {
-    fn pop(&mut self) -> Option<ThreadStack> {
+    fn pop(&mut self) -> Option<usize> {
         let stack = self.stacks.pop()?;
         self.low_water = self.low_water.min(self.stacks.len());
         Some(stack)
@@ -392,7 +389,7 @@ impl WarmList {
 
     /// Takes out half of the stacks that were not needed since the last
     /// step (the oldest: they are at the bottom) for release.
-    fn decay(&mut self, now: Instant) -> Vec<ThreadStack> {
+    fn decay(&mut self, now: Instant) -> Vec<usize> {
         let released = match self.since {
             // Mid-step: keep tracking the low-water mark.
             Some(since) if now.saturating_duration_since(since) < DECAY_STEP => return Vec::new(),
@@ -422,14 +419,14 @@ impl StackPool {
     /// spawned on other workers find them.
     pub fn give_back(&mut self, stack: ThreadStack, allocator: &StackAllocator) {
         if !stack.is_pooled() {
-            return;
+            return; // Dropping it unmaps it.
         }
-        self.warm.stacks.push(stack);
+        self.warm.stacks.push(stack.low);
         if self.warm.stacks.len() > LOCAL_WARM_MAX {
-            let half: Vec<ThreadStack> = self.warm.stacks.drain(..LOCAL_WARM_MAX / 2).collect();
-            self.warm.low_water = self.warm.low_water.min(self.warm.stacks.len());
             let mut shared = allocator.warm.lock().unwrap_or_else(|e| e.into_inner());
-            shared.stacks.extend(half);
+            shared.stacks.extend(self.warm.stacks.drain(..LOCAL_WARM_MAX / 2));
+            drop(shared);
+            self.warm.low_water = self.warm.low_water.min(self.warm.stacks.len());
         }
     }
 
@@ -444,7 +441,7 @@ impl StackPool {
     /// the last step, here and in the shared list, for
     /// `StackAllocator::release` (a syscall per stack: the caller runs it
     /// off the worker).
-    pub fn decay(&mut self, allocator: &StackAllocator, now: Instant) -> Vec<ThreadStack> {
+    pub fn decay(&mut self, allocator: &StackAllocator, now: Instant) -> Vec<usize> {
         let mut released = self.warm.decay(now);
         released.extend(allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).decay(now));
         released
