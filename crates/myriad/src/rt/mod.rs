@@ -21,11 +21,13 @@
 //! files to its hard limit (as Go does), since one thread per connection
 //! means one descriptor per thread.
 //!
-//! How the parts fit: `worker.rs` runs the scheduler loop; `task.rs` is a
-//! thread's control block; `wait.rs` is the one blocking primitive;
-//! `timer.rs` and `poller.rs` are how a worker waits for time and events,
-//! and `reactor.rs` turns IO readiness into wake-ups;
-//! `stack.rs` and `overflow.rs` give threads guarded stacks.
+//! How the parts fit: `worker.rs` runs the scheduler loop, with
+//! `registry.rs` (its started threads) and `cell_cache.rs` (memory for the
+//! next thread cells); `task.rs` is a thread's control block and cell, and
+//! `task_state.rs` its reference count and join protocol; `wait.rs` is the
+//! one blocking primitive; `timer.rs` and `poller.rs` are how a worker
+//! waits for time and events, and `reactor.rs` turns IO readiness into
+//! wake-ups; `stack.rs` and `overflow.rs` give threads guarded stacks.
 
 mod cell_cache;
 mod config;
