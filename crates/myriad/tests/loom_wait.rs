@@ -142,11 +142,9 @@ impl Task {
 
     /// `wait::unpark_task`.
     fn unpark(&self) {
-        if let Some(epoch) = self.wait.parked_epoch() {
-            if self.wait.end(epoch, Woken::Woken) {
-                self.schedule();
-                return;
-            }
+        if self.wait.wake_parked() {
+            self.schedule();
+            return;
         }
         if self.token.swap(true, Ordering::SeqCst) {
             return;

@@ -76,6 +76,13 @@ impl WaitState {
         self.0.store(epoch << 2 | WOKEN, Ordering::Release);
     }
 
+    /// As `WaitState::wake_parked`.
+    pub fn wake_parked(&self) -> bool {
+        let s = self.0.load(Ordering::SeqCst);
+        s & STATUS == BLOCKED_IN_PARK
+            && self.0.compare_exchange(s, s & !STATUS | WOKEN, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
     /// As `WaitState::parked_epoch`.
     pub fn parked_epoch(&self) -> Option<u64> {
         let s = self.0.load(Ordering::SeqCst);
