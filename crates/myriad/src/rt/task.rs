@@ -312,13 +312,14 @@ impl Task {
         // SAFETY: exclusive access is the caller's obligation.
         let run = unsafe { &mut *self.run.get() };
         if let Run::NotStarted(stack) = run {
-            // SAFETY: the stack is moved out and `run` overwritten at once,
-            // without dropping it twice (`start` takes it and cannot fail
-            // but by aborting). The task is alive (`&self`) and not started,
-            // and the vtable is its cell's.
+            // SAFETY: the stack is moved out and `run` marked finished (not
+            // dropped: it no longer owns the stack) before anything that
+            // could unwind, so the stack is never dropped twice. The task is
+            // alive (`&self`) and not started, and the vtable is its cell's.
             unsafe {
                 let stack = std::ptr::read(stack);
-                std::ptr::write(run, Run::Started((self.vtable.start)(NonNull::from(self), stack)));
+                std::ptr::write(run, Run::Finished);
+                *run = Run::Started((self.vtable.start)(NonNull::from(self), stack));
             }
         }
         match run {
