@@ -72,6 +72,8 @@ struct Task {
     token: AtomicBool,
     wait: WaitState,
     scheduled: Mutex<usize>,
+    /// How many of the schedulings a suspension has consumed.
+    resumes: Mutex<usize>,
     resumed: Condvar,
 }
 
@@ -81,6 +83,7 @@ impl Task {
             token: AtomicBool::new(false),
             wait: WaitState::new(),
             scheduled: Mutex::new(0),
+            resumes: Mutex::new(0),
             resumed: Condvar::new(),
         }
     }
@@ -94,9 +97,13 @@ impl Task {
     /// `worker::suspend_blocked`: the task runs again once scheduled.
     fn suspend_blocked(&self) {
         let mut scheduled = self.scheduled.lock().unwrap();
-        while *scheduled == 0 {
+        let mut resumes = self.resumes.lock().unwrap();
+        while *scheduled == *resumes {
+            drop(resumes);
             scheduled = self.resumed.wait(scheduled).unwrap();
+            resumes = self.resumes.lock().unwrap();
         }
+        *resumes += 1;
     }
 
     /// `wait::park_task` without a deadline; returns whether it suspended.
@@ -110,7 +117,10 @@ impl Task {
             self.schedule();
         }
         self.suspend_blocked();
-        self.token.store(false, Ordering::Release);
+        // As `park_task`: consume a token only by reading it.
+        if self.token.load(Ordering::Relaxed) {
+            self.token.swap(false, Ordering::Acquire);
+        }
         true
     }
 
@@ -136,7 +146,9 @@ impl Task {
             this.schedule();
         }
         this.suspend_blocked();
-        this.token.store(false, Ordering::Release);
+        if this.token.load(Ordering::Relaxed) {
+            this.token.swap(false, Ordering::Acquire);
+        }
         Some(timer)
     }
 
@@ -222,5 +234,38 @@ fn unpark_racing_a_parks_timer_schedules_once() {
                 assert_eq!(outcome == Woken::TimedOut, timer_won);
             }
         }
+    });
+}
+
+#[test]
+fn an_unpark_racing_the_wake_up_by_another_is_not_lost() {
+    // The thread parks until `flag`; one unparker wakes it without setting
+    // the flag, the other sets the flag and unparks. Clearing the token on
+    // waking with a plain store could erase the second unpark's token and
+    // let the thread read a stale flag and park for ever (loom reports the
+    // deadlock).
+    let mut builder = loom::model::Builder::new();
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(|| {
+        let task = Arc::new(Task::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        let bare = {
+            let task = task.clone();
+            thread::spawn(move || task.unpark())
+        };
+        let setter = {
+            let (task, flag) = (task.clone(), flag.clone());
+            thread::spawn(move || {
+                flag.store(true, Ordering::Release);
+                task.unpark();
+            })
+        };
+        while !flag.load(Ordering::Acquire) {
+            task.park();
+        }
+        bare.join().unwrap();
+        setter.join().unwrap();
     });
 }

@@ -362,7 +362,14 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
         worker::schedule(unsafe { task.take_blocked_ref() });
     }
     worker::suspend_blocked(task);
-    task.token.store(false, Ordering::Release);
+    // Consume a token that an `unpark` left while we were waking up. Only
+    // by reading it: a blind `store(false)` could erase a token set after
+    // our wake-up without synchronising with its unparker, whose writes we
+    // might then not see before parking again for ever (tests/loom_wait.rs,
+    // `an_unpark_racing_the_wake_up_by_another_is_not_lost`).
+    if task.token.load(Ordering::Relaxed) {
+        task.token.swap(false, Ordering::Acquire);
+    }
 }
 
 /// `unpark` for a myriad thread.
