@@ -100,41 +100,62 @@ impl Cell {
         }
     }
 
-    /// The thread: writes its result; its scheduler then runs
-    /// `TaskRef::finish`.
+    /// The thread: writes its result and runs `Task::end_on_thread`; its
+    /// scheduler then runs `TaskRef::finish`.
     fn run_and_finish(&self, result: u64) {
         self.alive();
         // SAFETY (test model): the thread writes before DONE.
         self.result.with_mut(|r| unsafe { *r = Some(result) });
-        let finished = self.state.finish();
-        if finished.wake_joiner {
-            self.alive();
-            // SAFETY (test model): DONE over JOINER hands us the slot.
+        if let Some(ended) = self.state.end_on_thread() {
+            if ended.wake_joiner {
+                self.take_and_wake_joiner();
+            }
+            if ended.release_packet {
+                self.release_packet();
+            }
+        }
+        // The scheduler, after the coroutine returned.
+        self.alive();
+        let (wake_joiner, last) = self.state.finish();
+        if wake_joiner {
+            self.take_and_wake_joiner();
+        }
+        if last {
+            self.free();
+        }
+    }
+
+    fn take_and_wake_joiner(&self) {
+        self.alive();
+        // SAFETY (test model): DONE over JOINER hands us the slot.
+        if let Some(joiner) = self.joiner.with_mut(|j| unsafe { (*j).take() }) {
+            joiner.wake();
+        }
+    }
+
+    /// `TaskRef::wait_finished`'s registration: returns the episode to
+    /// wait for, if the thread had not finished. `os_thread`: the joiner
+    /// may give up (`keep`).
+    fn register_joiner(&self, wait: &Arc<WaitState>, os_thread: bool) -> Option<u64> {
+        if self.state.is_done() {
+            return None;
+        }
+        let epoch = wait.begin(false);
+        self.alive();
+        // SAFETY (test model): the slot is ours while JOINER is clear.
+        self.joiner.with_mut(|j| unsafe { *j = Some(Joiner::Thread(wait.clone(), epoch)) });
+        if self.state.set_joiner(os_thread).is_err() {
+            // SAFETY (test model): still ours.
             if let Some(joiner) = self.joiner.with_mut(|j| unsafe { (*j).take() }) {
                 joiner.wake();
             }
         }
-        if finished.release_packet {
-            self.release_packet();
-        }
-        if finished.drop_ref {
-            self.drop_ref();
-        }
+        Some(epoch)
     }
 
     /// `TaskRef::wait_finished`, then the result, as `JoinInner::join`.
     fn join(&self, wait: &Arc<WaitState>) -> u64 {
-        if !self.state.is_done() {
-            let epoch = wait.begin(false);
-            self.alive();
-            // SAFETY (test model): the slot is ours while JOINER is clear.
-            self.joiner.with_mut(|j| unsafe { *j = Some(Joiner::Thread(wait.clone(), epoch)) });
-            if self.state.set_joiner(false).is_err() {
-                // SAFETY (test model): still ours.
-                if let Some(joiner) = self.joiner.with_mut(|j| unsafe { (*j).take() }) {
-                    joiner.wake();
-                }
-            }
+        if let Some(epoch) = self.register_joiner(wait, false) {
             wait.wait_until_ended(epoch);
         }
         self.alive();
@@ -252,7 +273,15 @@ fn a_future_dropped_while_waiting_races_the_threads_end_safely() {
 
 #[test]
 fn a_joined_handle_and_a_thread_clone_dropped_at_once_free_once() {
-    loom::model(|| {
+    let mut builder = loom::model::Builder::new();
+    // Three threads and many atomic steps: bound the preemptions to keep the
+    // run short (loom's documented way to scale). Unbounded it takes about
+    // four minutes and passes too; TESTING.md's deeper run sets
+    // `LOOM_MAX_PREEMPTIONS`, which then decides.
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(|| {
         let cell = Cell::new(3);
         let thread = run_thread(&cell, 5);
         let clone = drop_ref_elsewhere(&cell);
@@ -261,6 +290,21 @@ fn a_joined_handle_and_a_thread_clone_dropped_at_once_free_once() {
         cell.handle_gone();
         thread.join().unwrap();
         clone.join().unwrap();
+        assert_released_once_and_freed(&cell);
+    });
+}
+
+#[test]
+fn an_os_thread_giving_up_its_join_races_the_threads_end_safely() {
+    // The deadlock detector can make the main thread panic out of a join:
+    // it stops waiting and drops its handle while the thread may be ending.
+    loom::model(|| {
+        let cell = Cell::new(2);
+        let thread = run_thread(&cell, 9);
+        let wait = Arc::new(WaitState::new());
+        cell.register_joiner(&wait, true);
+        cell.handle_gone();
+        thread.join().unwrap();
         assert_released_once_and_freed(&cell);
     });
 }

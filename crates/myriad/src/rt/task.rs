@@ -376,6 +376,31 @@ impl Task {
 }
 
 impl Task {
+    /// The thread's own part of its end (see `task_state.rs`): marks it
+    /// finished unless a blocked joiner leaves that to the scheduler, and
+    /// then, as this thread, wakes a joiner that may leave and releases
+    /// the packet of a thread whose handle is gone (dropping its result).
+    ///
+    /// # Safety
+    ///
+    /// Called once, by the thread itself after its entry returned; the
+    /// scheduler's reference keeps `task` alive.
+    unsafe fn end_on_thread(task: NonNull<Task>) {
+        // SAFETY: alive, as the caller guarantees.
+        let this = unsafe { task.as_ref() };
+        let Some(ended) = this.state.end_on_thread() else { return };
+        if ended.wake_joiner {
+            // SAFETY: setting `DONE` over `JOINER` handed us the slot.
+            if let Some(joiner) = unsafe { (*this.joiner.get()).take() } {
+                joiner.wake();
+            }
+        }
+        if ended.release_packet {
+            // SAFETY: finished, and the handle is gone: ours alone, once.
+            unsafe { (this.vtable.release_packet)(task) };
+        }
+    }
+
     /// Asks the CPU to start loading what resuming this thread will touch
     /// first: its header and the top of its suspended stack. With 100,000
     /// threads none of that is in any cache, and the scheduler knows which
@@ -476,6 +501,9 @@ impl<P: Packet, F: FnOnce(&P) + Send> TaskCell<P, F> {
             unsafe { task.as_ref().own().yielder = yielder };
             // SAFETY: as above.
             entry(unsafe { &*packet });
+            // SAFETY: as above; the entry has returned, and this is the
+            // thread's last act.
+            unsafe { Task::end_on_thread(task) };
         };
         // SAFETY: what the entry borrows outlives the thread (the spawner's
         // obligation, `Runtime::spawn_unchecked`).
@@ -519,26 +547,22 @@ impl TaskRef {
         self.0.as_ptr()
     }
 
-    /// The thread's end, by its scheduler, giving up the scheduler's
-    /// reference: wakes the joiner and, if the handle is gone, releases the
-    /// packet (see `task_state.rs`).
+    /// The scheduler's part of the thread's end, once its coroutine
+    /// returned: gives up the scheduler's reference, and wakes the joiner
+    /// if the thread left that to it (see `task_state.rs`).
     pub fn finish(self) {
         let this = ManuallyDrop::new(self);
         let task: &Task = &this;
-        let finished = task.state.finish();
-        if finished.wake_joiner {
+        let (wake_joiner, last) = task.state.finish();
+        if wake_joiner {
             // SAFETY: setting `DONE` over `JOINER` handed us the slot; the
-            // memory is ours until the joiner runs (see `task_state.rs`).
+            // blocked joiner holds the handle, so the memory, until it runs.
             let joiner = unsafe { (*task.joiner.get()).take() };
             if let Some(joiner) = joiner {
                 joiner.wake();
             }
         }
-        if finished.release_packet {
-            // SAFETY: finished, and the handle is gone: ours alone, once.
-            unsafe { (task.vtable.release_packet)(this.0) };
-        }
-        if finished.drop_ref && task.state.drop_ref() {
+        if last {
             // SAFETY: that was the last reference.
             unsafe { (task.vtable.dealloc)(this.0) };
         }
@@ -556,8 +580,12 @@ impl TaskRef {
         }
         let register = |wake: Wake| {
             // SAFETY: the slot is the handle's while `JOINER` is clear.
+            // An OS thread may stop waiting before it is woken: the deadlock
+            // detector can make the main thread panic out of its join.
+            let keep = wake.is_os_thread();
+            // SAFETY: the slot is the handle's while `JOINER` is clear.
             unsafe { *self.joiner.get() = Some(Joiner::Thread(wake)) };
-            if self.state.set_joiner(false).is_err() {
+            if self.state.set_joiner(keep).is_err() {
                 // Finished meanwhile: the slot is still ours; end our wait.
                 // SAFETY: as above.
                 if let Some(joiner) = unsafe { (*self.joiner.get()).take() } {

@@ -11,26 +11,32 @@
 //! * spawn creates the word with two references (handle and scheduler):
 //!   no atomic operation;
 //! * a joiner that finds the thread running publishes itself (`JOINER`,
-//!   plus `ASYNC` for a future's `Waker`) with one compare-and-swap;
-//! * the thread's end (`finish`) sets `DONE` and, when it can, drops the
-//!   scheduler's reference in the same compare-and-swap;
+//!   plus `KEEP` if it may stop waiting before it is woken: a future's
+//!   `Waker`, or an OS thread, which the deadlock detector may make panic)
+//!   with one compare-and-swap;
+//! * the thread's end is marked (`DONE`) on the thread itself, so that
+//!   what the end runs — dropping a detached thread's result, waking a
+//!   future — runs as that thread, never in the scheduler. The one
+//!   exception is the hot path: a thread whose joiner is blocked (no
+//!   `KEEP`) leaves the mark to its scheduler (`finish`), which drops its
+//!   reference in the same compare-and-swap; that joiner holds the handle
+//!   until it is woken, so nothing else can happen meanwhile;
 //! * the handle, once done with the result, drops its reference.
 //!
 //! The thread's result (its *packet*) is released — dropped, and a scope
 //! told — exactly once, when the thread has finished and its handle is
-//! gone: by the handle if it sees `DONE`, else by `finish`, which then sees
-//! `HANDLE_GONE`.
+//! gone: by the handle if it sees `DONE`, else by the thread's end, which
+//! then sees `HANDLE_GONE`.
 //!
 //! Who owns what: the joiner slot belongs to the handle while `JOINER` is
-//! clear, and to `finish` once it set `DONE` over `JOINER`. The packet's
-//! result is written by the thread before `DONE` (published with Release)
-//! and read by the handle after it saw `DONE` (Acquire).
+//! clear, and to the thread's end once it set `DONE` over `JOINER`. The
+//! packet's result is written by the thread before `DONE` (published with
+//! Release) and read by the handle after it saw `DONE` (Acquire).
 //!
-//! Memory stays valid for whoever still looks: `finish` keeps its
-//! reference through the wake-up if the joiner is a future (whose handle
-//! may be dropped at any moment) or the handle is gone (it must release the
-//! packet); a blocked *thread* joiner holds the handle, and so the memory,
-//! until the wake-up reaches it.
+//! Memory stays valid for whoever still looks: the thread's end on the
+//! thread keeps the scheduler's reference (the scheduler drops it after
+//! the coroutine returns); `finish` drops it only when a blocked joiner
+//! holds the handle, and so the memory, until the wake-up reaches it.
 //!
 //! The atomics come from `super::atomics` so that `tests/loom_task_state.rs`
 //! can compile this very file over loom's.
@@ -43,23 +49,21 @@ const DONE: usize = 1;
 const HANDLE_GONE: usize = 1 << 1;
 /// A joiner waits in the joiner slot.
 const JOINER: usize = 1 << 2;
-/// The joiner in the slot is a future (whose handle can vanish any time).
-const ASYNC: usize = 1 << 3;
+/// The joiner may stop waiting (and its handle vanish) before it is woken.
+const KEEP: usize = 1 << 3;
 /// One reference.
 const REF: usize = 1 << 4;
 /// Beyond this many references something leaks them: abort, as `Arc` does.
 #[cfg_attr(loom, allow(dead_code))]
 const MAX_REFS: usize = usize::MAX / REF / 2;
 
-/// What `finish` must do after its transition.
+/// What the thread's end must do after marking it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Finished {
+pub struct Ended {
     /// Take the joiner out of the slot and wake it.
     pub wake_joiner: bool,
     /// The handle is gone: release the packet.
     pub release_packet: bool,
-    /// The scheduler's reference was kept: drop it when done.
-    pub drop_ref: bool,
 }
 
 /// What the handle must do as it goes away.
@@ -68,7 +72,7 @@ pub enum HandleGone {
     /// The thread had finished: release the packet, then drop the handle's
     /// reference (still held).
     ReleasePacket,
-    /// The thread runs on; `finish` will release the packet. The handle's
+    /// The thread runs on; its end will release the packet. The handle's
     /// reference is already dropped.
     Detached,
 }
@@ -128,36 +132,53 @@ impl TaskState {
         self.0.load(Ordering::Relaxed) & JOINER != 0
     }
 
-    /// Hands the (just filled) joiner slot over to `finish`; `Err` if the
-    /// thread finished meanwhile (the slot stays the caller's). Handle only.
-    pub fn set_joiner(&self, is_async: bool) -> Result<(), ()> {
-        let flags = if is_async { JOINER | ASYNC } else { JOINER };
-        // AcqRel: Release publishes the slot's contents to `finish`; on
-        // failure, Acquire makes the result visible.
+    /// Hands the (just filled) joiner slot over to the thread's end; `Err`
+    /// if the thread finished meanwhile (the slot stays the caller's).
+    /// `keep`: the joiner may stop waiting before it is woken. Handle only.
+    pub fn set_joiner(&self, keep: bool) -> Result<(), ()> {
+        let flags = if keep { JOINER | KEEP } else { JOINER };
+        // AcqRel: Release publishes the slot's contents to the thread's end;
+        // on failure, Acquire makes the result visible.
         self.update(|s| (s & DONE == 0).then_some(s | flags)).map(drop).map_err(drop)
     }
 
-    /// Takes the joiner slot back from `finish` (a future polled with a
-    /// new waker); `Err` if the thread finished meanwhile (then `finish`
-    /// owns the slot). Handle only, with `JOINER` set.
+    /// Takes the joiner slot back (a future polled with a new waker); `Err`
+    /// if the thread finished meanwhile (then its end owns the slot).
+    /// Handle only, with `JOINER` set.
     pub fn unset_joiner(&self) -> Result<(), ()> {
-        self.update(|s| (s & DONE == 0).then_some(s & !(JOINER | ASYNC))).map(drop).map_err(drop)
+        self.update(|s| (s & DONE == 0).then_some(s & !(JOINER | KEEP))).map(drop).map_err(drop)
     }
 
-    /// Marks the thread finished. Called once, by the scheduler, which
-    /// gives up its reference (now, or after acting on the result).
-    pub fn finish(&self) -> Finished {
-        let old = self
-            .update(|s| {
-                let keep_ref = s & (HANDLE_GONE | ASYNC) != 0;
-                Some(if keep_ref { s | DONE } else { s - REF + DONE })
-            })
-            .unwrap_or_else(|_| unreachable!("finish always updates"));
-        Finished {
-            wake_joiner: old & JOINER != 0,
-            release_packet: old & HANDLE_GONE != 0,
-            drop_ref: old & (HANDLE_GONE | ASYNC) != 0,
+    /// The thread's end, on the thread itself: marks it `DONE`, keeping
+    /// the scheduler's reference; `None` if a blocked joiner leaves that to
+    /// `finish`. Called once, by the thread.
+    pub fn end_on_thread(&self) -> Option<Ended> {
+        let s = self.0.load(Ordering::Acquire);
+        if s & (JOINER | KEEP) == JOINER {
+            // A joiner is blocked until it is woken: nothing can change
+            // but the count, so `finish` may mark the end.
+            return None;
         }
+        let old = self.update(|s| Some(s | DONE)).unwrap_or_else(|_| unreachable!("always updates"));
+        Some(Ended { wake_joiner: old & JOINER != 0, release_packet: old & HANDLE_GONE != 0 })
+    }
+
+    /// The scheduler, once the thread's coroutine returned, gives up its
+    /// reference, marking the end first if the thread left it (see
+    /// `end_on_thread`): then it must wake the joiner. Returns whether to
+    /// wake the joiner and whether that was the last reference (free).
+    pub fn finish(&self) -> (bool, bool) {
+        let old = self
+            .update(|s| Some(if s & DONE != 0 { s - REF } else { s - REF + DONE }))
+            .unwrap_or_else(|_| unreachable!("always updates"));
+        let wake_joiner = old & DONE == 0;
+        let last = old / REF == 1;
+        if last {
+            fence(Ordering::Acquire);
+        }
+        debug_assert!(!(wake_joiner && last), "a blocked joiner holds a reference");
+        debug_assert!(!wake_joiner || old & HANDLE_GONE == 0, "a blocked joiner holds the handle");
+        (wake_joiner, last)
     }
 
     /// The join handle goes away, giving up its reference. Called once.
@@ -171,8 +192,9 @@ impl TaskState {
                 } else {
                     // A running thread holds the scheduler's reference, so
                     // this is never the last one. A stale joiner (a future
-                    // dropped while waiting) is not woken.
-                    Some((s - REF + HANDLE_GONE) & !(JOINER | ASYNC))
+                    // dropped while waiting, or an OS thread that gave up)
+                    // is not woken.
+                    Some((s - REF + HANDLE_GONE) & !(JOINER | KEEP))
                 }
             })
             .unwrap_or_else(|unchanged| unchanged);

@@ -230,6 +230,12 @@ impl Wake {
         self.end(Woken::TimedOut)
     }
 
+    /// Whether the waiter is an OS thread (which, unlike a myriad thread,
+    /// the deadlock detector may make give up its wait).
+    pub(crate) fn is_os_thread(&self) -> bool {
+        matches!(self.waiter, Waiter::Os(_))
+    }
+
     /// Whether the wait this `Wake` can end is still going on.
     pub(crate) fn is_pending(&self) -> bool {
         match &self.waiter {
@@ -269,7 +275,7 @@ impl Wake {
 pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     worker::with_current_task(|task| match task {
         Some(task) => worker::block_task(task, reason, deadline, register),
-        None => block_os(deadline, register),
+        None => block_os(deadline, true, register),
     })
 }
 
@@ -287,15 +293,22 @@ pub unsafe fn block_once(reason: WaitReason, register: impl FnOnce(Wake)) {
     worker::with_current_task(|task| match task {
         Some(task) => worker::block_task_once(task, reason, register),
         None => {
-            block_os(None, register);
+            // Only a join may be given up (the deadlock detector's panic):
+            // its thread's end keeps what it touches alive for an OS-thread
+            // joiner (`rt/task_state.rs`). An offload call or an io_uring
+            // operation may borrow from this stack until its Wake is used.
+            let may_give_up = matches!(reason, WaitReason::Join(_));
+            block_os(None, may_give_up, register);
         }
     })
 }
 
-fn block_os(deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+/// Blocks an OS thread. `may_give_up`: the deadlock detector may end the
+/// wait (the main thread then panics) before a `Wake` does.
+fn block_os(deadline: Option<Instant>, may_give_up: bool, register: impl FnOnce(Wake)) -> Woken {
     let os = OS_WAITER.with(Arc::clone);
     let epoch = os.wait.begin(false);
-    let main = deadline.is_none() && is_main_thread();
+    let main = may_give_up && deadline.is_none() && is_main_thread();
     if main {
         // For the deadlock detector: the main thread waits with nothing
         // but a myriad wake-up to end it.
