@@ -339,3 +339,16 @@ fn yielding_threads_do_not_starve_a_new_thread_on_their_worker() {
     });
     assert_eq!(started.join().unwrap(), 7);
 }
+
+#[test]
+fn a_scoped_spawn_that_fails_returns_the_error_and_the_scope_still_ends() {
+    // Run in an OS thread so that a scope left waiting fails the test
+    // instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let err = thread::scope(|s| thread::Builder::new().stack_size(usize::MAX).spawn_scoped(s, || ()).err());
+        tx.send(err.map(|e| e.kind())).unwrap();
+    });
+    let kind = rx.recv_timeout(Duration::from_secs(10)).expect("the scope never ended");
+    assert_eq!(kind, Some(std::io::ErrorKind::InvalidInput));
+}

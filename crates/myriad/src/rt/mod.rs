@@ -127,6 +127,17 @@ impl Runtime {
     }
 
     fn new(config: Config) -> io::Result<Runtime> {
+        // Pooled stacks are carved 1,024 to a mapping: beyond a TiB each,
+        // the arithmetic could overflow, and no machine has the room.
+        if config.stack_size > 1 << 40 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "default stack size of {} bytes is too large (MYRIAD_STACK_SIZE or rt::Builder)",
+                    config.stack_size
+                ),
+            ));
+        }
         raise_open_file_limit();
         overflow::install_handler();
         if let Some(signal) = config.dump_signal {

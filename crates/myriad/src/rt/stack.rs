@@ -210,8 +210,20 @@ impl StackAllocator {
     /// taking a warm stack from the calling worker's `pool` when it can.
     pub fn allocate(&self, size: Option<usize>, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
         match size {
-            Some(size) if round_up(size, self.page) != self.default_size => self.allocate_own(size),
-            _ => self.allocate_slot(pool),
+            Some(size) => {
+                let usable = size.max(corosensei::stack::MIN_STACK_SIZE);
+                let len =
+                    usable.div_ceil(self.page).checked_mul(self.page).and_then(|size| size.checked_add(self.guard));
+                match len {
+                    Some(len) if len == self.slot_len() => self.allocate_slot(pool),
+                    Some(len) => self.allocate_own(len),
+                    None => Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("stack size of {size} bytes is too large for this machine's address space"),
+                    )),
+                }
+            }
+            None => self.allocate_slot(pool),
         }
     }
 
@@ -278,9 +290,8 @@ impl StackAllocator {
         Ok(low)
     }
 
-    fn allocate_own(&self, size: usize) -> io::Result<ThreadStack> {
-        let size = round_up(size.max(corosensei::stack::MIN_STACK_SIZE), self.page);
-        let len = self.guard + size;
+    /// A stack with a mapping of its own, `len` bytes with the guard.
+    fn allocate_own(&self, len: usize) -> io::Result<ThreadStack> {
         let low = self.map(len)?;
         let stack =
             ThreadStack { low, len, own_mapping: Some(Box::new(ValgrindStackRegistration::new(low as *mut u8, len))) };
@@ -507,6 +518,15 @@ mod tests {
         }
         let reused = alloc.allocate(None, Some(&mut spawning)).unwrap();
         assert!(lows.contains(&reused.low), "another worker's warm stack is reused");
+    }
+
+    #[test]
+    fn an_impossible_stack_size_is_an_error_not_an_overflow() {
+        let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
+        for size in [usize::MAX, usize::MAX - 4096, usize::MAX / 2 + 1] {
+            let err = alloc.allocate(Some(size), None).err().expect("no such stack");
+            assert!(matches!(err.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::OutOfMemory), "{err}");
+        }
     }
 
     #[test]

@@ -90,26 +90,42 @@ impl Builder {
     {
         let spawned_at = std::panic::Location::caller();
         let rt = Runtime::get()?;
-        if let Some(scope) = &scope {
-            scope.increment_num_running_threads();
-        }
+        let counted = ScopeCount::new(scope.clone());
         let main = move |packet: &Packet<'scope, T>| {
             let result = catch_unwind(AssertUnwindSafe(f));
             local::destroy_current();
             packet.set(result);
         };
         // SAFETY: forwarded to our caller.
-        let spawned =
-            unsafe { rt.spawn_unchecked(self.name, self.stack_size, spawned_at, Packet::new(scope.clone()), main) };
-        match spawned {
-            // SAFETY: the handle's reference to a thread with this packet.
-            Ok(task) => Ok(unsafe { JoinInner::new(task) }),
-            Err(err) => {
-                if let Some(scope) = &scope {
-                    scope.decrement_num_running_threads(false);
-                }
-                Err(err)
-            }
+        let task = unsafe { rt.spawn_unchecked(self.name, self.stack_size, spawned_at, Packet::new(scope), main) }?;
+        counted.spawned();
+        // SAFETY: the handle's reference to a thread with this packet.
+        Ok(unsafe { JoinInner::new(task) })
+    }
+}
+
+/// Counts a scoped thread as running while it is being spawned; undone if
+/// spawning fails or panics. Once spawned, the thread's packet tells the
+/// scope when it is done.
+struct ScopeCount(Option<Arc<super::scope::ScopeData>>);
+
+impl ScopeCount {
+    fn new(scope: Option<Arc<super::scope::ScopeData>>) -> ScopeCount {
+        if let Some(scope) = &scope {
+            scope.increment_num_running_threads();
+        }
+        ScopeCount(scope)
+    }
+
+    fn spawned(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ScopeCount {
+    fn drop(&mut self) {
+        if let Some(scope) = &self.0 {
+            scope.decrement_num_running_threads(false);
         }
     }
 }
