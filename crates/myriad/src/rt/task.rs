@@ -34,7 +34,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::panic::Location;
-use std::ptr::{addr_of_mut, NonNull};
+use std::ptr::{addr_of, addr_of_mut, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::Instant;
@@ -119,6 +119,10 @@ pub struct Task {
     suspended_at: AtomicUsize,
     /// Who waits for the thread to end; owned as `task_state.rs` says.
     joiner: UnsafeCell<Option<Joiner>>,
+    /// This thread's cell, as the pointer the allocation returned: every
+    /// pointer to the cell is made from it, never from a `&Task`, whose
+    /// provenance covers only the header (the packet and entry follow it).
+    this: NonNull<Task>,
     /// The thread's span, entered by its worker around every resume (the
     /// subscriber's "current span" is per OS thread, so it must be swapped
     /// with the myriad thread, never left entered across a switch).
@@ -177,6 +181,7 @@ impl Task {
             let t = addr_of_mut!((*c).task);
             addr_of_mut!((*t).state).write(TaskState::new(2));
             addr_of_mut!((*t).vtable).write(TaskCell::<P, F>::VTABLE);
+            addr_of_mut!((*t).this).write(cell.cast());
             addr_of_mut!((*t).id).write(id);
             addr_of_mut!((*t).name).write(name.map(String::into_boxed_str));
             addr_of_mut!((*t).spawned_at).write(spawned_at);
@@ -207,16 +212,18 @@ impl Task {
     ///
     /// `P` must be the packet type given to `Task::spawn`.
     pub unsafe fn packet<P>(&self) -> &P {
+        let cell = self.this.cast::<TaskCell<P, ()>>().as_ptr();
         // SAFETY: the caller names the packet's type; in a `repr(C)` cell
-        // the header and packet come first, laid out the same whatever the
-        // entry's type; `&self` borrows the cell alive.
-        unsafe { &NonNull::from(self).cast::<TaskCell<P, ()>>().as_ref().packet }
+        // the header and packet come first, at the same offsets whatever the
+        // entry's type (no reference to the whole cell is made, as its entry
+        // is not an `Option<()>`); `&self` borrows the cell alive.
+        unsafe { &*addr_of!((*cell).packet) }
     }
 
     /// Another reference to this task.
     pub fn new_ref(&self) -> TaskRef {
         self.state.add_ref();
-        TaskRef(NonNull::from(self))
+        TaskRef(self.this)
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -283,7 +290,7 @@ impl Task {
     pub unsafe fn take_blocked_ref(&self) -> TaskRef {
         // The blocked task holds one leaked reference, which the caller's
         // win makes theirs alone.
-        TaskRef(NonNull::from(self))
+        TaskRef(self.this)
     }
 
     /// The worker this task is pinned to, or `NOT_STARTED`.
@@ -319,7 +326,7 @@ impl Task {
             unsafe {
                 let stack = std::ptr::read(stack);
                 std::ptr::write(run, Run::Finished);
-                *run = Run::Started((self.vtable.start)(NonNull::from(self), stack));
+                *run = Run::Started((self.vtable.start)(self.this, stack));
             }
         }
         match run {
