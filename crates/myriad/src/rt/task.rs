@@ -96,7 +96,10 @@ pub struct Task {
     vtable: &'static Vtable,
     pub id: ThreadId,
     name: Option<Box<str>>,
-    spawned_at: &'static Location<'static>,
+    /// This thread's cell, as the pointer the allocation returned: every
+    /// pointer to the cell is made from it, never from a `&Task`, whose
+    /// provenance covers only the header (the packet and entry follow it).
+    this: NonNull<Task>,
     /// The lowest address of the thread's stack, where its guard begins.
     stack_low: usize,
     pub wait: WaitState,
@@ -119,10 +122,8 @@ pub struct Task {
     suspended_at: AtomicUsize,
     /// Who waits for the thread to end; owned as `task_state.rs` says.
     joiner: UnsafeCell<Option<Joiner>>,
-    /// This thread's cell, as the pointer the allocation returned: every
-    /// pointer to the cell is made from it, never from a `&Task`, whose
-    /// provenance covers only the header (the packet and entry follow it).
-    this: NonNull<Task>,
+    /// Where the thread was spawned (for dumps; cold, so last).
+    spawned_at: &'static Location<'static>,
     /// The thread's span, entered by its worker around every resume (the
     /// subscriber's "current span" is per OS thread, so it must be swapped
     /// with the myriad thread, never left entered across a switch).

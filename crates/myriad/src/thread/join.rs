@@ -54,6 +54,9 @@ impl<T: Send> task::Packet for Packet<'_, T> {
     fn release(&self) {
         // SAFETY: the runtime releases a packet once, with no other access.
         let result = unsafe { &mut *self.result.get() };
+        if result.is_none() && self.scope.is_none() {
+            return; // Joined, and not scoped: nothing left to do.
+        }
         let unhandled_panic = matches!(result, Some(Err(_)));
         // Drop the result (running user `Drop` code) before telling the
         // scope this thread is done, as the scope's borrows must outlive it.
