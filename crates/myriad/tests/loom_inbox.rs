@@ -162,13 +162,7 @@ fn a_post_racing_the_sleep_announcement_wakes_the_worker() {
 
 #[test]
 fn two_posts_from_two_threads_both_arrive() {
-    let mut builder = loom::model::Builder::new();
-    // Three threads with two locks: bound the preemptions to keep the run
-    // short (loom's documented way to scale; 2 finds most bugs).
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(|| {
+    loom_models::bounded_model(|| {
         let worker = Arc::new(Worker::new());
         let posters: Vec<_> = (1..=2)
             .map(|t| {

@@ -273,15 +273,7 @@ fn a_future_dropped_while_waiting_races_the_threads_end_safely() {
 
 #[test]
 fn a_joined_handle_and_a_thread_clone_dropped_at_once_free_once() {
-    let mut builder = loom::model::Builder::new();
-    // Three threads and many atomic steps: bound the preemptions to keep the
-    // run short (loom's documented way to scale). Unbounded it takes about
-    // four minutes and passes too; TESTING.md's deeper run sets
-    // `LOOM_MAX_PREEMPTIONS`, which then decides.
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(|| {
+    loom_models::bounded_model(|| {
         let cell = Cell::new(3);
         let thread = run_thread(&cell, 5);
         let clone = drop_ref_elsewhere(&cell);

@@ -190,15 +190,7 @@ fn unpark_racing_park_is_never_lost_nor_doubled() {
 
 #[test]
 fn two_unparkers_racing_park_schedule_once() {
-    let mut builder = loom::model::Builder::new();
-    // Three threads: bound the preemptions to keep the run short (loom's
-    // documented way to scale; 2 finds most bugs). Unbounded, it takes two
-    // minutes and passes too; TESTING.md's deeper run sets
-    // `LOOM_MAX_PREEMPTIONS`, which then decides.
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(|| {
+    loom_models::bounded_model(|| {
         let task = Arc::new(Task::new());
         let unparkers: Vec<_> = (0..2)
             .map(|_| {
@@ -239,16 +231,7 @@ fn unpark_racing_a_parks_timer_schedules_once() {
 
 #[test]
 fn an_unpark_racing_the_wake_up_by_another_is_not_lost() {
-    // The thread parks until `flag`; one unparker wakes it without setting
-    // the flag, the other sets the flag and unparks. Clearing the token on
-    // waking with a plain store could erase the second unpark's token and
-    // let the thread read a stale flag and park for ever (loom reports the
-    // deadlock).
-    let mut builder = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(|| {
+    loom_models::bounded_model(|| {
         let task = Arc::new(Task::new());
         let flag = Arc::new(AtomicBool::new(false));
         let bare = {

@@ -118,3 +118,15 @@ impl WaitState {
 pub fn seqcst_store_load() {
     fence(Ordering::SeqCst);
 }
+
+/// `loom::model` with at most 3 preemptions unless `LOOM_MAX_PREEMPTIONS`
+/// says otherwise: for checks with three threads, which explore every
+/// interleaving in minutes (loom's documented way to scale; 2 finds most
+/// bugs). TESTING.md's deeper run sets the variable.
+pub fn bounded_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(f);
+}
