@@ -96,9 +96,10 @@ pub struct Task {
     vtable: &'static Vtable,
     pub id: ThreadId,
     name: Option<Box<str>>,
-    /// This thread's cell, as the pointer the allocation returned: every
-    /// pointer to the cell is made from it, never from a `&Task`, whose
-    /// provenance covers only the header (the packet and entry follow it).
+    /// This thread's cell, as the pointer the allocation returned: whatever
+    /// reaches past the header (the packet, the entry, freeing the cell)
+    /// goes through it, never through a pointer made from a `&Task`, whose
+    /// provenance covers only the header.
     this: NonNull<Task>,
     /// The lowest address of the thread's stack, where its guard begins.
     stack_low: usize,
@@ -224,7 +225,8 @@ impl Task {
     /// Another reference to this task.
     pub fn new_ref(&self) -> TaskRef {
         self.state.add_ref();
-        TaskRef(self.this)
+        // Only the header is reached through a `TaskRef` (see `this`).
+        TaskRef(NonNull::from(self))
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -291,7 +293,7 @@ impl Task {
     pub unsafe fn take_blocked_ref(&self) -> TaskRef {
         // The blocked task holds one leaked reference, which the caller's
         // win makes theirs alone.
-        TaskRef(self.this)
+        TaskRef(NonNull::from(self))
     }
 
     /// The worker this task is pinned to, or `NOT_STARTED`.
@@ -572,7 +574,7 @@ impl TaskRef {
         }
         if last {
             // SAFETY: that was the last reference.
-            unsafe { (task.vtable.dealloc)(this.0) };
+            unsafe { (task.vtable.dealloc)(task.this) };
         }
     }
 
@@ -633,11 +635,11 @@ impl TaskRef {
         match this.state.handle_gone() {
             HandleGone::ReleasePacket => {
                 // SAFETY: finished, and the handle is going: ours alone.
-                unsafe { (this.vtable.release_packet)(this.0) };
+                unsafe { (this.vtable.release_packet)(this.this) };
                 // After a join the handle usually holds the last reference.
                 if this.state.drop_ref_if_unique() {
                     // SAFETY: that was the last reference.
-                    unsafe { (this.vtable.dealloc)(this.0) };
+                    unsafe { (this.vtable.dealloc)(this.this) };
                 }
             }
             // The reference was dropped by the transition.
@@ -673,7 +675,7 @@ impl Drop for TaskRef {
     fn drop(&mut self) {
         if self.state.drop_ref() {
             // SAFETY: that was the last reference.
-            unsafe { (self.vtable.dealloc)(self.0) };
+            unsafe { (self.vtable.dealloc)(self.this) };
         }
     }
 }
