@@ -71,7 +71,7 @@ impl Builder {
         T: Send + 'scope,
     {
         // SAFETY: the scope does not end before every thread spawned in it
-        // has ended and dropped its packet (see `scope.rs`).
+        // has ended and its packet was released (see `scope.rs`).
         unsafe { self.spawn_unchecked(f, Some(scope.data.clone())) }.map(ScopedJoinHandle)
     }
 

@@ -2,8 +2,9 @@
 //! that created the scope, because the scope joins them all before it ends.
 //!
 //! The same design as std's: the scope counts running threads; each
-//! thread's packet decrements the count when it is dropped (after the
-//! result, which may borrow, is gone) and unparks the scope's owner at zero.
+//! thread's packet decrements the count when it is released — once the
+//! thread has ended and its handle is gone, after the result, which may
+//! borrow, is dropped (`join.rs`) — and unparks the scope's owner at zero.
 
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
