@@ -352,3 +352,38 @@ fn a_scoped_spawn_that_fails_returns_the_error_and_the_scope_still_ends() {
     let kind = rx.recv_timeout(Duration::from_secs(10)).expect("the scope never ended");
     assert_eq!(kind, Some(std::io::ErrorKind::InvalidInput));
 }
+
+#[test]
+fn a_detached_threads_result_is_dropped_by_that_thread() {
+    // A result whose handle is gone is dropped where std drops it: by the
+    // thread itself as it ends (so a blocking Drop blocks only that thread).
+    struct Tell(Arc<Mutex<Option<(bool, Option<thread::ThreadId>)>>>);
+    impl Drop for Tell {
+        fn drop(&mut self) {
+            let me = thread::current();
+            *self.0.lock().unwrap() = Some((me.is_myriad(), Some(me.id())));
+        }
+    }
+    let seen = Arc::new(Mutex::new(None));
+    let go = Arc::new(AtomicBool::new(false));
+    let (s, g) = (seen.clone(), go.clone());
+    let handle = thread::spawn(move || {
+        while !g.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        Tell(s)
+    });
+    let id = handle.thread().id();
+    drop(handle);
+    go.store(true, Ordering::Release);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some((on_myriad, by)) = *seen.lock().unwrap() {
+            assert!(on_myriad, "the result was dropped outside any myriad thread");
+            assert_eq!(by, Some(id), "the result was dropped by another thread");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the result was never dropped");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
