@@ -357,14 +357,16 @@ fn a_scoped_spawn_that_fails_returns_the_error_and_the_scope_still_ends() {
 fn a_detached_threads_result_is_dropped_by_that_thread() {
     // A result whose handle is gone is dropped where std drops it: by the
     // thread itself as it ends (so a blocking Drop blocks only that thread).
-    struct Tell(Arc<Mutex<Option<(bool, Option<thread::ThreadId>)>>>);
+    /// Who dropped the result: whether a myriad thread, and which.
+    type DroppedBy = Arc<Mutex<Option<(bool, thread::ThreadId)>>>;
+    struct Tell(DroppedBy);
     impl Drop for Tell {
         fn drop(&mut self) {
             let me = thread::current();
-            *self.0.lock().unwrap() = Some((me.is_myriad(), Some(me.id())));
+            *self.0.lock().unwrap() = Some((me.is_myriad(), me.id()));
         }
     }
-    let seen = Arc::new(Mutex::new(None));
+    let seen: DroppedBy = Arc::new(Mutex::new(None));
     let go = Arc::new(AtomicBool::new(false));
     let (s, g) = (seen.clone(), go.clone());
     let handle = thread::spawn(move || {
@@ -380,7 +382,7 @@ fn a_detached_threads_result_is_dropped_by_that_thread() {
     loop {
         if let Some((on_myriad, by)) = *seen.lock().unwrap() {
             assert!(on_myriad, "the result was dropped outside any myriad thread");
-            assert_eq!(by, Some(id), "the result was dropped by another thread");
+            assert_eq!(by, id, "the result was dropped by another thread");
             break;
         }
         assert!(Instant::now() < deadline, "the result was never dropped");
