@@ -162,10 +162,8 @@ impl Task {
             return;
         }
         seqcst_store_load(); // MODEL: SeqCst store->load
-        if let Some(epoch) = self.wait.parked_epoch() {
-            if self.wait.end(epoch, Woken::Woken) {
-                self.schedule();
-            }
+        if self.wait.wake_parked() {
+            self.schedule();
         }
     }
 }

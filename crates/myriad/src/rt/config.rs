@@ -211,25 +211,27 @@ fn env_signal() -> Option<libc::c_int> {
 }
 
 fn env_deadlock() -> Option<OnDeadlock> {
-    match std::env::var("MYRIAD_DEADLOCK").ok()?.trim() {
-        "report" => Some(OnDeadlock::Report),
-        "panic" => Some(OnDeadlock::Panic),
-        "ignore" => Some(OnDeadlock::Ignore),
-        other => {
-            log::warn!("ignoring MYRIAD_DEADLOCK={other:?}: expected report, panic or ignore");
-            None
-        }
-    }
+    env_choice(
+        "MYRIAD_DEADLOCK",
+        &[("report", OnDeadlock::Report), ("panic", OnDeadlock::Panic), ("ignore", OnDeadlock::Ignore)],
+    )
 }
 
 fn env_guard() -> Option<StackGuard> {
-    match std::env::var("MYRIAD_STACK_GUARD").ok()?.trim() {
-        "auto" => Some(StackGuard::Auto),
-        "madvise" => Some(StackGuard::Madvise),
-        "mprotect" => Some(StackGuard::Mprotect),
-        other => {
-            log::warn!("ignoring MYRIAD_STACK_GUARD={other:?}: expected auto, madvise or mprotect");
-            None
-        }
+    env_choice(
+        "MYRIAD_STACK_GUARD",
+        &[("auto", StackGuard::Auto), ("madvise", StackGuard::Madvise), ("mprotect", StackGuard::Mprotect)],
+    )
+}
+
+/// The value of variable `name` among `choices`; warns about (and ignores)
+/// anything else.
+fn env_choice<T: Copy>(name: &str, choices: &[(&str, T)]) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    let found = choices.iter().find(|(word, _)| *word == value.trim()).map(|&(_, choice)| choice);
+    if found.is_none() {
+        let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+        log::warn!("ignoring {name}={value:?}: expected {}", words.join(", "));
     }
+    found
 }

@@ -174,7 +174,6 @@ struct Carver {
 pub struct StackAllocator {
     mode: GuardMode,
     page: usize,
-    guard: usize,
     /// Usable bytes of a default stack.
     default_size: usize,
     carver: Mutex<Carver>,
@@ -193,7 +192,6 @@ impl StackAllocator {
         StackAllocator {
             mode,
             page,
-            guard: 4 * page,
             default_size,
             carver: Mutex::new(Carver { next: 0, end: 0 }),
             warm: Mutex::new(WarmList::default()),
@@ -203,7 +201,7 @@ impl StackAllocator {
     }
 
     fn slot_len(&self) -> usize {
-        self.guard + self.default_size
+        guard_len() + self.default_size
     }
 
     /// A stack with at least `size` usable bytes (`None`: the default size),
@@ -213,7 +211,7 @@ impl StackAllocator {
             Some(size) => {
                 let usable = size.max(corosensei::stack::MIN_STACK_SIZE);
                 let len =
-                    usable.div_ceil(self.page).checked_mul(self.page).and_then(|size| size.checked_add(self.guard));
+                    usable.div_ceil(self.page).checked_mul(self.page).and_then(|size| size.checked_add(guard_len()));
                 match len {
                     Some(len) if len == self.slot_len() => self.allocate_slot(pool),
                     Some(len) => self.allocate_own(len),
@@ -324,8 +322,8 @@ impl StackAllocator {
         // that no thread uses yet; making it fault affects nothing else.
         let rc = unsafe {
             match self.mode {
-                GuardMode::Madvise => libc::madvise(addr, self.guard, MADV_GUARD_INSTALL),
-                GuardMode::Mprotect => libc::mprotect(addr, self.guard, libc::PROT_NONE),
+                GuardMode::Madvise => libc::madvise(addr, guard_len(), MADV_GUARD_INSTALL),
+                GuardMode::Mprotect => libc::mprotect(addr, guard_len(), libc::PROT_NONE),
             }
         };
         if rc != 0 {
@@ -367,7 +365,7 @@ impl StackAllocator {
     /// shared cold list.
     pub fn release(&self, slots: Vec<usize>) {
         for &low in &slots {
-            let usable = low + self.guard;
+            let usable = low + guard_len();
             // SAFETY: the slot is in no thread's use; dropping its pages only
             // makes the next use read zeroes. The guard is not touched
             // (MADV_DONTNEED keeps guard markers and PROT_NONE alike).

@@ -383,9 +383,19 @@ impl Task {
         // on its stack, which is running now.
         unsafe { (*yielder).suspend(why) };
     }
-}
 
-impl Task {
+    /// Takes the joiner out of its slot and wakes it.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the joiner slot (see `task_state.rs`).
+    unsafe fn wake_joiner(&self) {
+        // SAFETY: the caller owns the slot.
+        if let Some(joiner) = unsafe { (*self.joiner.get()).take() } {
+            joiner.wake();
+        }
+    }
+
     /// The thread's own part of its end (see `task_state.rs`): marks it
     /// finished unless a blocked joiner leaves that to the scheduler, and
     /// then, as this thread, wakes a joiner that may leave and releases
@@ -401,9 +411,7 @@ impl Task {
         let Some(ended) = this.state.end_on_thread() else { return };
         if ended.wake_joiner {
             // SAFETY: setting `DONE` over `JOINER` handed us the slot.
-            if let Some(joiner) = unsafe { (*this.joiner.get()).take() } {
-                joiner.wake();
-            }
+            unsafe { this.wake_joiner() };
         }
         if ended.release_packet {
             // SAFETY: finished, and the handle is gone: ours alone, once.
@@ -567,10 +575,7 @@ impl TaskRef {
         if wake_joiner {
             // SAFETY: setting `DONE` over `JOINER` handed us the slot; the
             // blocked joiner holds the handle, so the memory, until it runs.
-            let joiner = unsafe { (*task.joiner.get()).take() };
-            if let Some(joiner) = joiner {
-                joiner.wake();
-            }
+            unsafe { task.wake_joiner() };
         }
         if last {
             // SAFETY: that was the last reference.
@@ -589,7 +594,6 @@ impl TaskRef {
             return;
         }
         let register = |wake: Wake| {
-            // SAFETY: the slot is the handle's while `JOINER` is clear.
             // An OS thread may stop waiting before it is woken: the deadlock
             // detector can make the main thread panic out of its join.
             let keep = wake.is_os_thread();
@@ -598,9 +602,7 @@ impl TaskRef {
             if self.state.set_joiner(keep).is_err() {
                 // Finished meanwhile: the slot is still ours; end our wait.
                 // SAFETY: as above.
-                if let Some(joiner) = unsafe { (*self.joiner.get()).take() } {
-                    joiner.wake();
-                }
+                unsafe { self.wake_joiner() };
             }
         };
         // SAFETY: the Wake is used once, by `finish` or by `register`; the
@@ -646,9 +648,7 @@ impl TaskRef {
             HandleGone::Detached => {}
         }
     }
-}
 
-impl TaskRef {
     /// Leaks the reference, for `from_raw`.
     pub fn into_raw(self) -> *mut Task {
         ManuallyDrop::new(self).0.as_ptr()
@@ -694,6 +694,7 @@ impl fmt::Debug for TaskRef {
         f.debug_struct("TaskRef").field("id", &self.id).field("name", &self.name()).finish_non_exhaustive()
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

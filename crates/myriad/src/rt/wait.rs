@@ -94,17 +94,11 @@ impl WaitState {
     }
 
     /// Ends the current episode if the thread is blocked in `park`; true
-    /// if this call ended it. (`parked_epoch` then `end`, in one look.)
+    /// if this call ended it.
     fn wake_parked(&self) -> bool {
         let s = self.0.load(Ordering::SeqCst);
         s & STATUS == BLOCKED_IN_PARK
             && self.0.compare_exchange(s, s & !STATUS | WOKEN, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    /// The epoch of the current episode if the thread is blocked in `park`.
-    pub fn parked_epoch(&self) -> Option<u64> {
-        let s = self.0.load(Ordering::SeqCst);
-        (s & STATUS == BLOCKED_IN_PARK).then_some(s >> 2)
     }
 
     /// Whether the thread is in a wait episode.
@@ -388,19 +382,11 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
 /// `unpark` for a myriad thread.
 pub fn unpark_task(task: &Task) {
     // Parked already (a ping-pong's usual case): wake it with no token,
-    // which its `park` would clear on waking anyway.
-    if task.wait.wake_parked() {
+    // which its `park` would clear on waking anyway. Otherwise leave the
+    // token, then look again: a `park` that began meanwhile either sees
+    // the token or is seen here (both sides are sequentially consistent).
+    if task.wait.wake_parked() || (!task.token.swap(true, Ordering::SeqCst) && task.wait.wake_parked()) {
         // SAFETY: we just ended the episode, and queue the task.
         worker::schedule(unsafe { task.take_blocked_ref() });
-        return;
-    }
-    if task.token.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    if let Some(epoch) = task.wait.parked_epoch() {
-        if task.wait.end(epoch, Woken::Woken) {
-            // SAFETY: we just ended the episode, and queue the task.
-            worker::schedule(unsafe { task.take_blocked_ref() });
-        }
     }
 }

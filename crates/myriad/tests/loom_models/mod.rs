@@ -83,12 +83,6 @@ impl WaitState {
             && self.0.compare_exchange(s, s & !STATUS | WOKEN, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
-    /// As `WaitState::parked_epoch`.
-    pub fn parked_epoch(&self) -> Option<u64> {
-        let s = self.0.load(Ordering::SeqCst);
-        (s & STATUS == BLOCKED_IN_PARK).then_some(s >> 2)
-    }
-
     /// As `WaitState::is_current`.
     pub fn is_current(&self, epoch: u64) -> bool {
         let s = self.0.load(Ordering::Acquire);
