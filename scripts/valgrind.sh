@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the core thread, sync, unwinding and soundness test suites under
-# valgrind's memcheck: any invalid read/write, use of uninitialised memory
+# valgrind's memcheck (child processes too): any invalid read/write, use of uninitialised memory
 # or definitely lost block fails the run (issue 9).
 #
 #   bash scripts/valgrind.sh            # installs valgrind if missing
@@ -25,7 +25,7 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
 
-suites=${VALGRIND_SUITES:-"thread sync_locks sync_channels unwinding soundness_probes"}
+suites=${VALGRIND_SUITES:-"thread sync_locks sync_channels unwinding soundness_probes thread_end"}
 args=()
 for s in $suites; do args+=(--test "$s"); done
 
@@ -51,7 +51,7 @@ for entry in "${exes[@]}"; do
     log=target/valgrind/$name.log
     start=$(date +%s)
     if MYRIAD_WORKERS=1 MYRIAD_TEST_SCALE=0.01 RUST_BACKTRACE=0 \
-        valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        valgrind --trace-children=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
         --show-leak-kinds=definite "$exe" --test-threads=1 >"$log" 2>&1; then
         result="ok"
     else

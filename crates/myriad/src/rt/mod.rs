@@ -32,6 +32,7 @@
 mod cell_cache;
 mod config;
 mod dump;
+mod fatal;
 mod metrics;
 mod monitor;
 pub(crate) mod offload;

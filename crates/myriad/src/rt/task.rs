@@ -43,6 +43,7 @@ use corosensei::{Coroutine, Yielder};
 
 use super::cell_cache;
 use super::dump::WaitReason;
+use super::fatal::AbortOnUnwind;
 use super::overflow::RunningStack;
 use super::stack::ThreadStack;
 use super::task_state::{HandleGone, TaskState};
@@ -517,11 +518,25 @@ impl<P: Packet, F: FnOnce(&P) + Send> TaskCell<P, F> {
             // reference while it resumes it), and this is the thread itself,
             // running; the borrows end at once.
             unsafe { task.as_ref().own().yielder = yielder };
+            // The entry catches the closure's panics, but what runs after
+            // it (myriad-local destructors, a joiner's waker) could still
+            // unwind, out of the coroutine and through the worker loop:
+            // the thread would never be marked finished and its worker
+            // would die. std aborts there too (see `fatal.rs`).
+            let guard = AbortOnUnwind(|| {
+                // SAFETY: as above; only the name is read.
+                let name = unsafe { task.as_ref() }.name().unwrap_or("<unnamed>").to_owned();
+                format!(
+                    "thread '{name}' panicked after its closure returned (in a myriad::thread_local! \
+                     destructor or a joiner's waker)"
+                )
+            });
             // SAFETY: as above.
             entry(unsafe { &*packet });
             // SAFETY: as above; the entry has returned, and this is the
             // thread's last act.
             unsafe { Task::end_on_thread(task) };
+            guard.disarm();
         };
         // SAFETY: what the entry borrows outlives the thread (the spawner's
         // obligation, `Runtime::spawn_unchecked`).

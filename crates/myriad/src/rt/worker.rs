@@ -68,6 +68,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::cell_cache::CellCache;
 use super::dump::WaitReason;
+use super::fatal::AbortOnUnwind;
 use super::overflow;
 use super::poller::Poller;
 use super::reactor;
@@ -531,6 +532,10 @@ impl Local {
 
     /// The worker loop. Never returns.
     pub fn run(&self) -> ! {
+        // Threads catch their own panics; one that reaches the loop is a
+        // bug in the runtime, and a worker that died of it would leave its
+        // threads waiting for ever. Never disarmed: the loop never ends.
+        let _abort = AbortOnUnwind(|| format!("myriad worker {} unwound out of its scheduler loop", self.shared.index));
         LOCAL.with(|l| l.set(self));
         self.shared.os_thread.get_or_init(OsThreadId::current);
         overflow::ensure_alternate_stack();
