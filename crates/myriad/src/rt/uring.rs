@@ -21,7 +21,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use io_uring::{squeue, IoUring};
@@ -65,6 +65,10 @@ pub fn available() -> bool {
 pub struct Ring {
     ring: Mutex<IoUring>,
     eventfd: OwnedFd,
+    /// Operations queued on this ring and not delivered yet: while there
+    /// are any, the worker must look at its poller even when it is busy,
+    /// or completions wait until it runs out of work.
+    in_flight: AtomicUsize,
 }
 
 /// Where a completion goes: on the stack of the parked thread.
@@ -86,7 +90,7 @@ impl Ring {
         let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
         ring.submitter().register_eventfd(eventfd.as_raw_fd())?;
         worker.poller.add(eventfd.as_raw_fd(), (libc::EPOLLIN | libc::EPOLLET) as u32, token)?;
-        Ok(Ring { ring: Mutex::new(ring), eventfd })
+        Ok(Ring { ring: Mutex::new(ring), eventfd, in_flight: AtomicUsize::new(0) })
     }
 
     /// Queues `entry` and hands the queue to the kernel. Fails only if the
@@ -97,7 +101,6 @@ impl Ring {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY (for `push`): our caller keeps the entry's buffers and slot
         // valid until its completion has been delivered.
-        SUBMITTED.fetch_add(1, Ordering::Release);
         while unsafe { ring.submission().push(entry) }.is_err() {
             // The submission queue is full: hand it over and try again.
             match ring.submit() {
@@ -106,6 +109,8 @@ impl Ring {
                 Err(err) => return Err(err),
             }
         }
+        SUBMITTED.fetch_add(1, Ordering::Release);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         for _ in 0..3 {
             match ring.submit() {
                 Ok(_) => return Ok(()),
@@ -154,6 +159,11 @@ impl Ring {
         }
     }
 
+    /// Whether operations on this ring wait for their completion.
+    pub fn has_in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > 0
+    }
+
     /// Delivers the completions in the completion queue.
     fn deliver(&self, ring: &mut IoUring) {
         for cqe in ring.completion() {
@@ -168,6 +178,7 @@ impl Ring {
                 wake
             };
             OPERATIONS.fetch_add(1, Ordering::Relaxed);
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
             if let Some(wake) = wake {
                 wake.wake();
             }

@@ -304,6 +304,13 @@ impl WorkerShared {
         self.registrations.load(Ordering::Relaxed) > 0
     }
 
+    /// Whether something may arrive on this worker's poller that nobody
+    /// else would notice: readiness of its descriptors, or completions of
+    /// its io_uring ring. A busy worker polls (without waiting) only then.
+    pub fn has_io_to_poll(&self) -> bool {
+        self.has_registrations() || self.ring.get().is_some_and(|ring| ring.as_ref().is_ok_and(Ring::has_in_flight))
+    }
+
     /// Counts a descriptor added to this worker's poller.
     pub fn registered(&self) {
         self.registrations.fetch_add(1, Ordering::Relaxed);
@@ -633,7 +640,7 @@ impl Local {
         let mut ready = self.ready.borrow_mut();
         self.shared.take_mail(&mut ready);
         drop(ready);
-        if self.shared.has_registrations() {
+        if self.shared.has_io_to_poll() {
             self.shared.poll(Some(Duration::ZERO), false);
         }
         let now = Instant::now();
@@ -751,7 +758,7 @@ impl Local {
             // Socket readiness comes through the poller, not as handed-over
             // work: look there too (a zero-timeout wait), so that a request
             // arriving now is not left waiting out the spin.
-            if self.shared.has_registrations() {
+            if self.shared.has_io_to_poll() {
                 self.shared.poll(Some(Duration::ZERO), true);
                 if !self.ready.borrow().is_empty() {
                     return;
