@@ -64,3 +64,70 @@ fn a_thousand_sleeping_calls_run_concurrently() {
     // ...so the whole took well under ten rounds of 100 ms.
     assert!(start.elapsed() < Duration::from_secs(1), "took {:?}", start.elapsed());
 }
+
+/// The pool cannot start its first OS thread (here: `RLIMIT_AS` leaves no
+/// room for a thread's stack): the call runs on the caller's worker and
+/// returns its result. It used to panic after queueing a job that borrowed
+/// the caller's dead frame, which the next pool thread then ran (issue 13,
+/// defect 4: SIGSEGV).
+#[test]
+fn a_blocking_call_when_no_os_thread_can_start_runs_anyway_and_nothing_is_left_queued() {
+    if std::env::var("MYRIAD_TEST_CHILD").as_deref() == Ok("no-pool-thread") {
+        return no_pool_thread();
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_blocking_call_when_no_os_thread_can_start_runs_anyway_and_nothing_is_left_queued",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("MYRIAD_TEST_CHILD", "no-pool-thread")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("both calls returned"), "{}\n{stdout}\n{stderr}", out.status);
+}
+
+fn no_pool_thread() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Start the runtime (and let its workers touch what they need).
+    thread::spawn(|| thread::sleep(Duration::from_millis(10))).join().unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let vm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with valid structs.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut old), 0);
+        let tight = libc::rlimit { rlim_cur: (vm_kib + 2048) * 1024, rlim_max: old.rlim_max };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &tight), 0);
+    }
+    let first = thread::spawn(|| {
+        let borrowed = [7u64; 16];
+        myriad::blocking(|| borrowed.iter().sum::<u64>())
+    })
+    .join();
+    // SAFETY: as above.
+    unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &old), 0) };
+    assert_eq!(first.unwrap(), 112);
+    // Another thread reuses the stack; a job left queued would run now,
+    // against it.
+    let seen = AtomicU64::new(0);
+    let second = thread::scope(|s| {
+        s.spawn(|| {
+            let scribble = std::hint::black_box([0x5au8; 32 * 1024]);
+            myriad::blocking(|| seen.fetch_add(u64::from(scribble[100]), Ordering::SeqCst));
+            myriad::blocking(|| 3)
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(second, 3);
+    assert_eq!(seen.load(Ordering::SeqCst), 0x5a);
+    println!("both calls returned");
+}

@@ -37,6 +37,12 @@ pub struct OffloadPool {
     completed: AtomicU64,
 }
 
+/// A job the pool could not take, and why (see `OffloadPool::submit`).
+pub struct Rejected {
+    pub job: Job,
+    pub error: std::io::Error,
+}
+
 /// A snapshot of the pool, for metrics.
 pub struct PoolStats {
     pub threads: usize,
@@ -57,11 +63,11 @@ impl OffloadPool {
 
     /// Queues `job`, starting a pool thread if every thread is busy.
     ///
-    /// # Panics
-    ///
-    /// Panics if the pool has no thread at all and cannot start one (the
-    /// OS refused a new thread, e.g. at `kernel.threads-max`).
-    pub fn submit(&'static self, job: Job) {
+    /// Fails, handing the job back unrun, only when the pool has no thread
+    /// at all and the OS refuses a new one (`RLIMIT_NPROC`, a cgroup's
+    /// `pids.max`, `RLIMIT_AS`): queued, it would wait for a thread that
+    /// may never come, while it may borrow from its caller's frame.
+    pub fn submit(&'static self, job: Job) -> Result<(), Rejected> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.queue.push_back(job);
         if state.idle > 0 {
@@ -70,15 +76,17 @@ impl OffloadPool {
         if state.queue.len() > state.idle && state.threads < self.cap {
             state.threads += 1;
             let spawned = std::thread::Builder::new().name("myriad-blocking".into()).spawn(move || self.run_thread());
-            if let Err(err) = spawned {
+            if let Err(error) = spawned {
                 state.threads -= 1;
                 if state.threads == 0 {
-                    drop(state);
-                    panic!("myriad: cannot start an OS thread for a blocking call: {err}");
+                    // Under the lock since the push, so the job is last.
+                    let job = state.queue.pop_back().expect("the job pushed above");
+                    return Err(Rejected { job, error });
                 }
                 // Other pool threads will get to the job.
             }
         }
+        Ok(())
     }
 
     fn run_thread(&self) {

@@ -656,7 +656,10 @@ impl Local {
             if !released.is_empty() {
                 // A madvise and a TLB shootdown per stack: not on a worker.
                 let rt = self.rt;
-                rt.offload.submit(Box::new(move || rt.stacks.release(released)));
+                if let Err(rejected) = rt.offload.submit(Box::new(move || rt.stacks.release(released))) {
+                    // No OS thread to be had: release them here instead.
+                    (rejected.job)();
+                }
             }
             self.next_decay.set(now + DECAY_STEP);
         }
