@@ -1,13 +1,15 @@
 //! Deadlock detection, each scenario in a child process whose *main* thread
 //! blocks (this test has no libtest harness, so `main` is the real main
 //! thread): every-thread deadlocks are reported with the threads involved;
-//! a live timer or an open listening socket is not a deadlock.
+//! a live timer or an open listening socket is not a deadlock; a wait the
+//! detector panics leaves nothing behind (issue 13, defect 2).
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use myriad::sync::{mpsc, Barrier, Mutex};
+use myriad::sync::{mpsc, Barrier, Condvar, Mutex, TryLockError};
 use myriad::thread;
 
 /// Starts two threads that lock two mutexes in opposite orders.
@@ -83,8 +85,87 @@ fn scenario(name: &str) {
             thread::spawn(move || listener.accept().map(drop)).join().unwrap().unwrap();
             rx.recv().unwrap();
         }
+        // The detector panics main out of a lock wait while a plain OS
+        // thread holds the lock; then main reuses the stack the wait's
+        // queue entry pointed into, and the holder unlocks.
+        "abandoned_lock" => {
+            static M: Mutex<u32> = Mutex::new(0);
+            thread::spawn(|| ()).join().unwrap();
+            let (held_tx, held_rx) = std::sync::mpsc::channel();
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let holder = std::thread::spawn(move || {
+                let guard = M.lock().unwrap();
+                held_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                drop(guard);
+            });
+            held_rx.recv().unwrap();
+            let caught = std::panic::catch_unwind(|| drop(M.lock()));
+            assert!(caught.is_err(), "the detector did not panic the lock wait");
+            let changed = scribble_while(|| {
+                release_tx.send(()).unwrap();
+                holder.join().unwrap();
+            });
+            assert_eq!(changed, 0, "the unlock wrote into a dead frame");
+            drop(M.lock().unwrap());
+            println!("stack intact");
+        }
+        // The detector panics main out of a condvar wait while a plain OS
+        // thread holds the mutex: the wait must take the mutex back before
+        // its guard unwinds, or the guard unlocks it under its holder.
+        "abandoned_condvar" => {
+            static M: Mutex<()> = Mutex::new(());
+            static CV: Condvar = Condvar::new();
+            static INSIDE: AtomicBool = AtomicBool::new(false);
+            thread::spawn(|| ()).join().unwrap();
+            let guard = M.lock().unwrap();
+            let holder = std::thread::spawn(|| {
+                // Taken once main waits on the condvar.
+                let guard = M.lock().unwrap_or_else(|e| e.into_inner());
+                INSIDE.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_secs(3));
+                INSIDE.store(false, Ordering::SeqCst);
+                drop(guard);
+            });
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(CV.wait(guard))));
+            assert!(caught.is_err(), "the detector did not panic the condvar wait");
+            // (A poisoned lock is taken too: only `WouldBlock` is not.)
+            let taken = !matches!(M.try_lock(), Err(TryLockError::WouldBlock));
+            let stolen = taken && INSIDE.load(Ordering::SeqCst);
+            assert!(!stolen, "main took the mutex while the holder was inside");
+            holder.join().unwrap();
+            println!("mutual exclusion kept");
+        }
+        // The detector panics main out of a channel receive; a message
+        // sent afterwards must stay in the channel for the receiver that
+        // is still there, not go to the abandoned wait.
+        "abandoned_recv" => {
+            thread::spawn(|| ()).join().unwrap();
+            let (tx, rx) = myriad::sync::channel::unbounded::<u32>();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let sender = std::thread::spawn(move || {
+                go_rx.recv().unwrap();
+                tx.send(42).unwrap();
+            });
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.recv()));
+            assert!(caught.is_err(), "the detector did not panic the receive");
+            go_tx.send(()).unwrap();
+            sender.join().unwrap();
+            assert_eq!(rx.try_recv().ok(), Some(42), "the message went to the abandoned wait");
+            println!("message kept");
+        }
         other => panic!("unknown scenario {other}"),
     }
+}
+
+/// Fills 128 KiB of stack below the caller with a pattern, runs `f`, and
+/// returns how many bytes of the pattern changed meanwhile.
+#[inline(never)]
+fn scribble_while(f: impl FnOnce()) -> usize {
+    let mut buf = [0xA5u8; 128 * 1024];
+    std::hint::black_box(&mut buf);
+    f();
+    std::hint::black_box(&buf).iter().filter(|&&b| b != 0xA5).count()
 }
 
 struct Outcome {
@@ -142,6 +223,24 @@ fn main() {
             && partial.stderr.contains("'takes-b-then-a'")
             && partial.stderr.contains("held by thread"),
         &|| partial.stderr.clone(),
+    );
+    let abandoned = run("abandoned_lock", "panic");
+    check(
+        "a lock wait the detector panics leaves no queue entry in the unwound frame",
+        abandoned.code == Some(0) && abandoned.stderr.contains("all threads are asleep — deadlock"),
+        &|| abandoned.stderr.clone(),
+    );
+    let condvar = run("abandoned_condvar", "panic");
+    check(
+        "a condvar wait the detector panics takes the mutex back before its guard unwinds",
+        condvar.code == Some(0) && condvar.stderr.contains("all threads are asleep — deadlock"),
+        &|| condvar.stderr.clone(),
+    );
+    let recv = run("abandoned_recv", "panic");
+    check(
+        "a message sent after the detector panicked a receive stays in the channel",
+        recv.code == Some(0) && recv.stderr.contains("all threads are asleep — deadlock"),
+        &|| recv.stderr.clone(),
     );
     for live in ["timer", "listener"] {
         let outcome = run(live, "panic");

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake as WakeTrait, Waker};
 
-use crate::rt::wait::{self, Wake};
+use crate::rt::wait::{self, Wake, Woken};
 use crate::rt::WaitReason;
 
 struct Signal {
@@ -64,12 +64,15 @@ pub fn block_on<F: IntoFuture>(future: F) -> F::Output {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-        wait::block(WaitReason::Future, None, |wake| {
+        let woken = wait::block(WaitReason::Future, None, |wake| {
             *signal.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(wake.clone());
             if signal.notified.load(Ordering::SeqCst) {
                 wake.wake();
             }
         });
         signal.waiting.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if woken == Woken::Abandoned {
+            wait::panic_deadlocked();
+        }
     }
 }

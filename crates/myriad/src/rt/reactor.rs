@@ -189,6 +189,8 @@ impl Registration {
             Woken::Woken => Ok(()),
             // The ended entry goes at the next push (see above).
             Woken::TimedOut => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            // The entry holds only its own `Wake`: nothing to undo.
+            Woken::Abandoned => wait::panic_deadlocked(),
         }
     }
 

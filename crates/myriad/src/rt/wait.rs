@@ -39,11 +39,17 @@ const STATUS: u64 = 3;
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names, reason = "`Woken::Woken`: ended by its `Wake`")]
 pub enum Woken {
     /// A `Wake` was used.
     Woken,
     /// The deadline passed first.
     TimedOut,
+    /// The deadlock detector ended an OS thread's wait that had no
+    /// deadline (`OnDeadlock::Panic`). The caller cleans up as after a
+    /// time-out — whatever `register` queued may point into its frame —
+    /// restores its invariants, and then calls [`panic_deadlocked`].
+    Abandoned,
 }
 
 /// A myriad thread's wait state.
@@ -74,7 +80,8 @@ impl WaitState {
     fn end(&self, epoch: u64, outcome: Woken) -> bool {
         let status = match outcome {
             Woken::Woken => WOKEN,
-            Woken::TimedOut => TIMED_OUT,
+            // (`Abandoned` is what `block_os` makes of a time-out.)
+            Woken::TimedOut | Woken::Abandoned => TIMED_OUT,
         };
         let mut current = self.0.load(Ordering::Acquire);
         while current >> 2 == epoch && current & STATUS >= BLOCKED {
@@ -266,6 +273,9 @@ impl Wake {
 /// Blocks the calling thread until the `Wake` passed to `register` is used
 /// or `deadline` passes; `reason` says what for (see `rt::dump`). See the
 /// module comment.
+///
+/// On an OS thread with no deadline the wait may also end as
+/// `Woken::Abandoned` (the deadlock detector; see there).
 pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     worker::with_current_task(|task| match task {
         Some(task) => worker::block_task(task, reason, deadline, register),
@@ -292,13 +302,15 @@ pub unsafe fn block_once(reason: WaitReason, register: impl FnOnce(Wake)) {
             // joiner (`rt/task_state.rs`). An offload call or an io_uring
             // operation may borrow from this stack until its Wake is used.
             let may_give_up = matches!(reason, WaitReason::Join(_));
-            block_os(None, may_give_up, register);
+            if block_os(None, may_give_up, register) == Woken::Abandoned {
+                panic_deadlocked();
+            }
         }
     })
 }
 
 /// Blocks an OS thread. `may_give_up`: the deadlock detector may end the
-/// wait (the main thread then panics) before a `Wake` does.
+/// wait (returning `Woken::Abandoned`) before a `Wake` does.
 fn block_os(deadline: Option<Instant>, may_give_up: bool, register: impl FnOnce(Wake)) -> Woken {
     let os = OS_WAITER.with(Arc::clone);
     let epoch = os.wait.begin(false);
@@ -312,11 +324,22 @@ fn block_os(deadline: Option<Instant>, may_give_up: bool, register: impl FnOnce(
     let woken = os.wait(epoch, deadline);
     if main {
         MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // With no deadline, only the detector times a wait out.
         if woken == Woken::TimedOut && DEADLOCK_PANIC.load(Ordering::Acquire) {
-            panic!("all threads are asleep — deadlock (see the thread dump above)");
+            return Woken::Abandoned;
         }
     }
     woken
+}
+
+/// The main thread's panic when the deadlock detector abandoned its wait
+/// (`Woken::Abandoned`), raised by the waiting primitive once it has left
+/// every queue and restored its invariants: a panic out of the wait itself
+/// would leave queue entries pointing into the unwound frame.
+#[cold]
+#[track_caller]
+pub fn panic_deadlocked() -> ! {
+    panic!("all threads are asleep — deadlock (see the thread dump above)");
 }
 
 /// The main thread's waiter and episode while it is blocked in a myriad

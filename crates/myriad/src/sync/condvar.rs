@@ -11,12 +11,14 @@
 //! also end spuriously, so callers loop (or use `wait_while`).
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::mutex::MutexGuard;
 use super::parking_lot::{self, ParkResult, TOKEN_NORMAL};
 use super::poison::{self, LockResult, PoisonError};
+use crate::rt::wait;
 
 /// Whether a timed wait on a [`Condvar`] timed out (std's
 /// `WaitTimeoutResult`, which has no public constructor).
@@ -69,12 +71,22 @@ impl Condvar {
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, T>, bool) {
         let mutex = guard.lock;
+        // While the lock is given up the guard must not unlock it, even if
+        // taking it back panics (the deadlock detector can make the main
+        // thread's `lock` panic): the lock would then be someone else's.
+        let guard = ManuallyDrop::new(guard);
         let seq = self.seq.load(Ordering::Relaxed);
         // SAFETY: the guard proves this thread holds the lock. The guard is
         // not used (nor dropped) until the lock is taken again below.
         unsafe { mutex.raw.unlock() };
         let result = parking_lot::park(self.addr(), "Condvar", || self.seq.load(Ordering::Relaxed) == seq, deadline);
         mutex.raw.lock();
+        let guard = ManuallyDrop::into_inner(guard);
+        if result == ParkResult::Abandoned {
+            // Out of the queue and holding the lock again, as the caller's
+            // guard says: now the deadlock panic may unwind through it.
+            wait::panic_deadlocked();
+        }
         (guard, result == ParkResult::TimedOut)
     }
 

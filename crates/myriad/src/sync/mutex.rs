@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use super::parking_lot::{self, ParkResult, TOKEN_HANDOFF, TOKEN_NORMAL};
 use super::poison::{self, LockResult, PoisonError, TryLockError, TryLockResult};
-use crate::rt::LOCK_WAITS;
+use crate::rt::{wait, LOCK_WAITS};
 
 const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
@@ -131,9 +131,13 @@ impl RawMutex {
             LOCK_WAITS.fetch_add(1, Ordering::Relaxed);
             let parked = parking_lot::park_holding(self.addr(), "Mutex", holder, validate, None);
             LOCK_WAITS.fetch_sub(1, Ordering::Relaxed);
-            if let ParkResult::Unparked(TOKEN_HANDOFF) = parked {
+            match parked {
                 // The unlocker left `LOCKED` set for us.
-                return;
+                ParkResult::Unparked(TOKEN_HANDOFF) => return,
+                // Out of the queue; a `PARKED` bit left behind only sends
+                // the next unlock down its slow path, which clears it.
+                ParkResult::Abandoned => wait::panic_deadlocked(),
+                _ => {}
             }
             spins = 0;
             state = self.state.load(Ordering::Relaxed);

@@ -153,7 +153,11 @@ impl Once {
             return;
         }
         let expected = state | QUEUED;
-        parking_lot::park(self.addr(), "Once", || self.state.load(Ordering::Relaxed) == expected, None);
+        let parked = parking_lot::park(self.addr(), "Once", || self.state.load(Ordering::Relaxed) == expected, None);
+        if parked == parking_lot::ParkResult::Abandoned {
+            // A waiter: the `QUEUED` bit only makes the runner unpark.
+            crate::rt::wait::panic_deadlocked();
+        }
     }
 
     #[cold]

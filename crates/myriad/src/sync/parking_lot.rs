@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::rt::wait::{self, Wake};
+use crate::rt::wait::{self, Wake, Woken};
 use crate::rt::WaitReason;
 
 const BUCKET_BITS: u32 = 10;
@@ -65,6 +65,11 @@ pub(crate) enum ParkResult {
     Invalid,
     /// The deadline passed first.
     TimedOut,
+    /// The deadlock detector gave up the wait of an OS thread parked with
+    /// no deadline (`rt::wait::Woken::Abandoned`). The thread has left the
+    /// queue; the caller restores its primitive's invariants and then
+    /// calls `rt::wait::panic_deadlocked`.
+    Abandoned,
 }
 
 /// What an `unpark_one` found, passed to its callback under the bucket lock.
@@ -172,7 +177,7 @@ pub(crate) fn park_holding(
     let bucket = bucket(addr);
     let slot = Slot { queued: AtomicBool::new(false), token: AtomicUsize::new(TOKEN_NORMAL) };
     let mut invalid = false;
-    wait::block(WaitReason::Lock { kind, addr, holder }, deadline, |wake| {
+    let woken = wait::block(WaitReason::Lock { kind, addr, holder }, deadline, |wake| {
         let mut queue = bucket.lock();
         if !validate() {
             drop(queue);
@@ -189,13 +194,14 @@ pub(crate) fn park_holding(
     if slot.queued.load(Ordering::Acquire) {
         let mut queue = bucket.lock();
         if slot.queued.load(Ordering::Relaxed) {
-            // Nobody unparked us: the deadline passed. Leave the queue before
-            // the slot goes away.
+            // Nobody unparked us: the deadline passed (or the deadlock
+            // detector gave up our wait). Leave the queue before the slot
+            // goes away.
             if let Some(at) = queue.entries.iter().position(|e| std::ptr::eq(e.slot, &slot)) {
                 queue.entries.remove(at);
             }
             slot.queued.store(false, Ordering::Relaxed);
-            return ParkResult::TimedOut;
+            return if woken == Woken::Abandoned { ParkResult::Abandoned } else { ParkResult::TimedOut };
         }
     }
     ParkResult::Unparked(slot.token.load(Ordering::Acquire))

@@ -24,8 +24,9 @@ use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::parking_lot::{self, TOKEN_NORMAL};
+use super::parking_lot::{self, ParkResult, TOKEN_NORMAL};
 use super::poison::{self, LockResult, PoisonError, TryLockError, TryLockResult};
+use crate::rt::wait;
 
 const WRITE: usize = 1;
 const READERS_PARKED: usize = 2;
@@ -95,7 +96,11 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITE != 0 && s & READERS_PARKED != 0
             };
-            parking_lot::park(self.addr(), "RwLock (read)", validate, None);
+            // A `READERS_PARKED` bit left behind by an abandoned wait only
+            // sends the next write unlock down its slow path.
+            if parking_lot::park(self.addr(), "RwLock (read)", validate, None) == ParkResult::Abandoned {
+                wait::panic_deadlocked();
+            }
         }
     }
 
@@ -156,16 +161,24 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITE != 0 && s & WRITERS_PARKED != 0
             };
-            parking_lot::park(self.addr() + 2, "RwLock (write)", validate, None);
+            if parking_lot::park(self.addr() + 2, "RwLock (write)", validate, None) == ParkResult::Abandoned {
+                wait::panic_deadlocked();
+            }
         }
         // Then wait for the readers inside to leave; no new ones come in.
         while self.state.load(Ordering::Acquire) >= ONE_READER {
-            parking_lot::park(
+            let parked = parking_lot::park(
                 self.addr() + 1,
                 "RwLock (write, draining readers)",
                 || self.state.load(Ordering::Relaxed) >= ONE_READER,
                 None,
             );
+            if parked == ParkResult::Abandoned {
+                // We own `WRITE` but no guard does yet: give it back.
+                // SAFETY: this thread set `WRITE` above.
+                unsafe { self.write_unlock() };
+                wait::panic_deadlocked();
+            }
         }
     }
 

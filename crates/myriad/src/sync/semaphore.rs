@@ -126,8 +126,10 @@ impl Semaphore {
                 continue;
             }
             let validate = || self.state.load(Ordering::Relaxed) == WAITERS;
-            if parking_lot::park(self.addr(), "Semaphore", validate, deadline) == ParkResult::TimedOut {
-                return self.try_acquire();
+            match parking_lot::park(self.addr(), "Semaphore", validate, deadline) {
+                ParkResult::TimedOut => return self.try_acquire(),
+                ParkResult::Abandoned => crate::rt::wait::panic_deadlocked(),
+                _ => {}
             }
         }
     }

@@ -56,7 +56,11 @@ impl WaitGroup {
         let inner = self.inner.clone();
         drop(self);
         while inner.count.load(Ordering::Acquire) != 0 {
-            parking_lot::park(inner.addr(), "WaitGroup", || inner.count.load(Ordering::Relaxed) != 0, None);
+            let parked =
+                parking_lot::park(inner.addr(), "WaitGroup", || inner.count.load(Ordering::Relaxed) != 0, None);
+            if parked == parking_lot::ParkResult::Abandoned {
+                crate::rt::wait::panic_deadlocked();
+            }
         }
     }
 }

@@ -301,7 +301,7 @@ pub fn select(ops: &mut [&mut dyn SelectOp], mode: Mode) -> Option<usize> {
             blocked = Some(ctx);
         });
         let ctx = blocked.expect("register ran");
-        if woken == Woken::TimedOut {
+        if woken != Woken::Woken {
             ctx.claim(TIMEOUT);
         }
         let outcome = ctx.state.load(Ordering::Acquire);
@@ -309,6 +309,9 @@ pub fn select(ops: &mut [&mut dyn SelectOp], mode: Mode) -> Option<usize> {
             op.unregister(&ctx, outcome == i);
         }
         match outcome {
+            // Abandoned by the deadlock detector, and now out of every
+            // queue (an operation that won the race went ahead instead).
+            TIMEOUT if woken == Woken::Abandoned => wait::panic_deadlocked(),
             TIMEOUT => return None,
             i if i < n => return Some(i),
             _ => {}
