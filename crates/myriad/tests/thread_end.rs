@@ -14,15 +14,14 @@ use std::cell::RefCell;
 use std::future::{Future, IntoFuture};
 use std::os::unix::process::ExitStatusExt;
 use std::pin::pin;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use myriad::thread;
 
 mod probe_support;
-use probe_support::child_mode;
+use probe_support::{child_mode, run_child_within};
 
 struct PanicOnDrop;
 
@@ -86,31 +85,10 @@ fn waker_panics() {
     println!("the runtime went on");
 }
 
-/// Runs this test binary in `mode` and returns its exit status and stderr,
-/// or fails if it has not ended within a minute (valgrind is slow).
+/// Runs this test binary in `mode`; a hang fails within a minute (valgrind
+/// is slow).
 fn run_child(test: &str, mode: &str) -> (std::process::ExitStatus, String) {
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("MYRIAD_TEST_CHILD", mode)
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let limit = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > limit {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("child '{mode}' hung; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_child_within(test, mode, &[("RUST_BACKTRACE", "0")], Duration::from_secs(60));
     (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

@@ -21,6 +21,14 @@
 //! files to its hard limit (as Go does), since one thread per connection
 //! means one descriptor per thread.
 //!
+//! `fork`: a child forked after the runtime started has no runtime (fork
+//! copies only the calling OS thread). There, spawning a myriad thread
+//! returns an error that says so, and every other myriad call works as on
+//! a plain OS thread, blocking it; the parent's descriptors are left
+//! alone. A myriad thread that forks must `exec` or `_exit` in the child
+//! before its closure returns (the child aborts with a message
+//! otherwise). `std::process::Command` (fork + exec) works anywhere.
+//!
 //! How the parts fit: `worker.rs` runs the scheduler loop, with
 //! `registry.rs` (its started threads) and `cell_cache.rs` (memory for the
 //! next thread cells); `task.rs` is a thread's control block and cell, and
@@ -33,6 +41,7 @@ mod cell_cache;
 mod config;
 mod dump;
 mod fatal;
+mod fork;
 mod metrics;
 mod monitor;
 pub(crate) mod offload;
@@ -104,6 +113,9 @@ impl Runtime {
     /// The runtime, started on first use.
     pub fn get() -> io::Result<&'static Runtime> {
         if LAUNCHED.get().is_some() {
+            if fork::in_child() {
+                return Err(fork::error());
+            }
             return Ok(Self::get_started());
         }
         let config = RUNTIME_CONFIG.get_or_init(|| Config::from_env(Builder::new()));
@@ -145,6 +157,7 @@ impl Runtime {
             dump::install_signal(signal);
         }
         panic_hook::install();
+        fork::install();
         let most = (4 * config.workers + 8).min(MAX_WORKERS).max(config.workers);
         let mut workers = Vec::with_capacity(most);
         let mut deques = Vec::with_capacity(most);

@@ -383,8 +383,15 @@ thread_local! {
 pub fn local() -> Option<&'static Local> {
     let ptr = LOCAL.with(Cell::get);
     // SAFETY: LOCAL is set once, by `run`, to a `Local` that lives until the
-    // process exits (workers never return), and only on that OS thread.
+    // process exits (workers never return), and only on that OS thread (or
+    // cleared, in a forked child).
     unsafe { ptr.as_ref() }
+}
+
+/// Makes this OS thread a plain one to myriad: in a forked child (see
+/// `fork.rs`), where the worker it was is a copy with no OS thread.
+pub fn forget_worker() {
+    LOCAL.with(|l| l.set(std::ptr::null()));
 }
 
 /// The myriad thread running on this OS thread, if any.
@@ -605,6 +612,13 @@ impl Local {
         #[cfg(feature = "tracing")]
         let entered = task.span.enter();
         let result = coroutine.resume(());
+        if super::fork::in_child() {
+            super::fatal::abort(format_args!(
+                "myriad thread '{}' forked, and its closure returned in the child: a forked child has no \
+                 myriad runtime; call exec or _exit in the child (std::process::Command does)",
+                task.name().unwrap_or("<unnamed>")
+            ));
+        }
         #[cfg(feature = "tracing")]
         drop(entered);
         self.running.set(std::ptr::null());

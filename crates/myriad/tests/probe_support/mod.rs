@@ -84,6 +84,29 @@ pub fn run_child(test: &str, mode: &str, env: &[(&str, &str)]) -> std::process::
     cmd.output().unwrap()
 }
 
+/// As `run_child`, but fails the test (killing the child) if the child
+/// has not ended within `limit`: for cases whose failure is a hang.
+pub fn run_child_within(test: &str, mode: &str, env: &[(&str, &str)], limit: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]).env("MYRIAD_TEST_CHILD", mode);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let until = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("child '{mode}' still running after {limit:?}; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// The mode this process was started in by `run_child`, if any.
 pub fn child_mode() -> Option<String> {
     std::env::var("MYRIAD_TEST_CHILD").ok()
