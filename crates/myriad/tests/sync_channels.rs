@@ -387,3 +387,70 @@ fn select_timeout_does_not_lose_messages() {
     drop(tx);
     assert_eq!(h.join().unwrap(), sent);
 }
+
+/// Runs `body` on a myriad thread; fails (instead of hanging the run) if
+/// it has not finished within `limit`.
+fn on_myriad_thread_within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || done_tx.send(body()).unwrap());
+    done_rx.recv_timeout(limit).expect("starved: the body did not finish")
+}
+
+/// std's `test_recv_try_iter`, on a myriad thread: the spawned thread never
+/// blocks (it polls with `try_iter` and sends), and the thread it wakes is
+/// pinned to the same worker. Without the cooperative budget
+/// (`rt/coop.rs`) the woken thread never ran and a core spun for ever.
+#[test]
+fn a_thread_that_never_blocks_lets_the_thread_it_woke_run() {
+    let count = on_myriad_thread_within(Duration::from_secs(20), || {
+        let (request_tx, request_rx) = mpsc::channel();
+        let (response_tx, response_rx) = mpsc::channel();
+        let t = thread::spawn(move || {
+            let mut count = 0;
+            loop {
+                for x in response_rx.try_iter() {
+                    count += x;
+                    if count == 6 {
+                        return count;
+                    }
+                }
+                request_tx.send(()).unwrap();
+            }
+        });
+        for _ in request_rx.iter() {
+            if response_tx.send(2).is_err() {
+                break;
+            }
+        }
+        t.join().unwrap()
+    });
+    assert_eq!(count, 6);
+}
+
+/// The same with a lock: a thread polls `try_lock` for a mutex that a
+/// thread on its worker holds across a sleep; the sleeper's timer fires
+/// only when the worker gets back to its scheduler.
+#[test]
+fn a_thread_polling_try_lock_lets_the_holder_run() {
+    on_myriad_thread_within(Duration::from_secs(20), || {
+        let lock = Arc::new(myriad::sync::Mutex::new(0));
+        let l = lock.clone();
+        let holder = thread::spawn(move || {
+            let mut guard = l.lock().unwrap();
+            thread::sleep(Duration::from_millis(5));
+            *guard += 1;
+        });
+        // The holder starts now (on this worker), takes the lock and sleeps.
+        thread::yield_now();
+        let start = Instant::now();
+        loop {
+            if let Ok(value) = lock.try_lock() {
+                if *value == 1 {
+                    break;
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "the holder never ran");
+        }
+        holder.join().unwrap();
+    });
+}

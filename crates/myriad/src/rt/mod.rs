@@ -39,6 +39,7 @@
 
 mod cell_cache;
 mod config;
+pub(crate) mod coop;
 mod dump;
 mod fatal;
 mod fork;

@@ -76,10 +76,6 @@ const WRITE_CLOSED: u32 = 8;
 /// One step of the event tick in the upper bits of the readiness word.
 const TICK: u32 = 1 << 8;
 
-/// Successful operations in a row after which a thread yields, so that one
-/// always-ready socket cannot starve the other threads of its worker.
-const IO_BUDGET: u32 = 64;
-
 /// What epoll's event data points to.
 pub struct Source {
     readiness: AtomicU32,
@@ -271,7 +267,9 @@ impl IoFd {
         mut op: impl FnMut(RawFd) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
-        spend_budget();
+        // One always-ready socket must not starve its worker's other
+        // threads (`coop.rs`).
+        super::coop::spend();
         // Whether to trust the readiness bits: not right after a wake-up.
         let mut trust_bits = true;
         loop {
@@ -406,21 +404,6 @@ pub unsafe fn release_retired(retired: Vec<usize>) {
     for ptr in retired {
         // SAFETY: the caller's obligations.
         drop(unsafe { Arc::from_raw(ptr as *const Source) });
-    }
-}
-
-/// Counts a successful operation; every `IO_BUDGET`th yields the worker.
-fn spend_budget() {
-    thread_local! {
-        static SPENT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    }
-    let spent = SPENT.with(|s| {
-        let n = s.get().wrapping_add(1);
-        s.set(n);
-        n
-    });
-    if spent.is_multiple_of(IO_BUDGET) {
-        crate::thread::yield_now();
     }
 }
 

@@ -605,6 +605,7 @@ impl Local {
         }
         self.running.set(task.as_ptr());
         self.shared.running_id.store(task.id.as_u64().get(), Ordering::Relaxed);
+        super::coop::refill();
         // SAFETY: this worker dequeued the task, so it is its scheduler, on
         // its own OS thread; the reference is dropped before the task can be
         // queued again.

@@ -192,12 +192,15 @@ impl Condvar {
     pub fn notify_one(&self) {
         self.seq.fetch_add(1, Ordering::Relaxed);
         parking_lot::unpark_one(self.addr(), |_| TOKEN_NORMAL);
+        // Let the woken thread run now and then if we never block.
+        crate::rt::coop::spend();
     }
 
     /// Wakes every thread waiting on this condvar.
     pub fn notify_all(&self) {
         self.seq.fetch_add(1, Ordering::Relaxed);
         parking_lot::unpark_all(self.addr(), TOKEN_NORMAL);
+        crate::rt::coop::spend();
     }
 }
 

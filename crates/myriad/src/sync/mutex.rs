@@ -63,6 +63,10 @@ impl RawMutex {
 
     #[inline]
     pub(crate) fn try_lock(&self) -> bool {
+        // A loop polling `try_lock` must let its worker's other threads
+        // run now and then (`rt/coop.rs`). (A free `lock` needs no such
+        // care: see `unlock_slow`.)
+        crate::rt::coop::spend();
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if state & LOCKED != 0 {
@@ -159,6 +163,12 @@ impl RawMutex {
             self.state.store(if result.have_more { PARKED } else { 0 }, Ordering::Release);
             TOKEN_NORMAL
         });
+        // We may have just woken a thread pinned to our worker; if we never
+        // block, it runs only when the budget says so (`rt/coop.rs`). The
+        // uncontended `lock` needs no budget: a thread we keep from the
+        // lock gets it handed over within a millisecond (eventual
+        // fairness), and our next `lock` then parks.
+        crate::rt::coop::spend();
     }
 }
 

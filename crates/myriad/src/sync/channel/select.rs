@@ -259,6 +259,9 @@ fn random_below(n: usize) -> usize {
 /// Runs a select over `ops`: the index of the operation that completed, or
 /// `None` if none could within `mode`.
 pub fn select(ops: &mut [&mut dyn SelectOp], mode: Mode) -> Option<usize> {
+    // A thread that only ever sends, or polls with `try_recv`, must still
+    // let the threads it wakes on its worker run (`rt/coop.rs`).
+    crate::rt::coop::spend();
     let n = ops.len();
     loop {
         if n > 0 {
