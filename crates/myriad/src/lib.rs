@@ -42,6 +42,8 @@
 mod blocking;
 pub mod compat;
 pub mod fs;
+#[cfg(feature = "intercept")]
+mod intercept;
 pub mod io;
 pub mod net;
 pub mod rt;

@@ -65,6 +65,7 @@ pub struct Builder {
     stall_threshold: Option<Duration>,
     on_deadlock: Option<OnDeadlock>,
     dump_signal: Option<libc::c_int>,
+    intercept: Option<bool>,
 }
 
 impl Builder {
@@ -123,6 +124,15 @@ impl Builder {
         self
     }
 
+    /// With the cargo feature `intercept`: whether blocking libc calls made
+    /// on myriad threads park the thread (`MYRIAD_INTERCEPT=0` turns it
+    /// off; default on). Without the feature nothing is intercepted and
+    /// this does nothing.
+    pub fn intercept(mut self, on: bool) -> Builder {
+        self.intercept = Some(on);
+        self
+    }
+
     /// Starts the runtime with this configuration.
     ///
     /// Fails with [`io::ErrorKind::AlreadyExists`] if the runtime has
@@ -154,6 +164,7 @@ pub struct Config {
     pub stall_threshold: Duration,
     pub on_deadlock: OnDeadlock,
     pub dump_signal: Option<libc::c_int>,
+    pub intercept: bool,
 }
 
 impl Config {
@@ -180,7 +191,11 @@ impl Config {
             .max(Duration::from_micros(100));
         let on_deadlock = builder.on_deadlock.or_else(env_deadlock).unwrap_or_default();
         let dump_signal = builder.dump_signal.or_else(env_signal);
-        Config { workers, stack_size, guard, blocking_threads, stall_threshold, on_deadlock, dump_signal }
+        let intercept = builder
+            .intercept
+            .or_else(|| env_choice("MYRIAD_INTERCEPT", &[("1", true), ("0", false), ("on", true), ("off", false)]))
+            .unwrap_or(true);
+        Config { workers, stack_size, guard, blocking_threads, stall_threshold, on_deadlock, dump_signal, intercept }
     }
 }
 

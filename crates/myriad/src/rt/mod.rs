@@ -14,6 +14,7 @@
 //! | `MYRIAD_STALL_MS` | stall monitor threshold, milliseconds | 10 |
 //! | `MYRIAD_DEADLOCK` | on a deadlock of every thread: `report`, `panic`, `ignore` | `report` |
 //! | `MYRIAD_DUMP_SIGNAL` | print a thread dump on this signal (`USR1`, ...) | off |
+//! | `MYRIAD_INTERCEPT` | with the `intercept` feature: `0` makes blocking libc calls block the worker again | `1` |
 //!
 //! A value set through [`Builder`] wins over the environment.
 //!
@@ -159,6 +160,8 @@ impl Runtime {
         }
         panic_hook::install();
         fork::install();
+        #[cfg(feature = "intercept")]
+        crate::intercept::install(config.intercept);
         let most = (4 * config.workers + 8).min(MAX_WORKERS).max(config.workers);
         let mut workers = Vec::with_capacity(most);
         let mut deques = Vec::with_capacity(most);

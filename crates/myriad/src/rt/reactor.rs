@@ -364,6 +364,50 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Parks the running myriad thread until one of `fds` may be ready in its
+/// direction, or until `deadline`: `Ok(true)` if one may be, `Ok(false)` on
+/// time-out. For descriptors myriad does not own (libc calls intercepted
+/// by the `intercept` feature): each is added to the worker's epoll
+/// instance for this wait only and removed after it, so nothing is left
+/// behind when the program closes or reuses the descriptor. Fails if one
+/// cannot be added (`EEXIST`: a myriad type registered it on this worker
+/// already; `EPERM`: a regular file) — the caller then waits another way.
+/// Called on an OS thread, it fails with `Unsupported`.
+pub fn wait_foreign(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> io::Result<bool> {
+    if worker::with_current_task(|task| task.is_none()) {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
+    // One registration per descriptor, however many directions it is
+    // waited on in.
+    let mut registrations: Vec<Registration> = Vec::with_capacity(fds.len());
+    for &(fd, _) in fds {
+        if !registrations.iter().any(|r| r.fd == fd) {
+            registrations.push(Registration::new(fd)?);
+        }
+    }
+    let op = match fds {
+        [(_, Direction::Read)] => "read",
+        [(_, Direction::Write)] => "write",
+        _ => "poll",
+    };
+    let fd = fds.first().map_or(-1, |&(fd, _)| fd);
+    let woken = wait::block(WaitReason::Socket { op, fd }, deadline, |wake| {
+        for &(fd, direction) in fds {
+            let Some(registration) = registrations.iter().find(|r| r.fd == fd) else { continue };
+            let source = &registration.source;
+            source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).push(wake.clone());
+            // As in `Registration::wait`: an event before the push left
+            // its bits instead.
+            if source.readiness.load(Ordering::Acquire) & ready_mask(direction) != 0 {
+                wake.wake();
+            }
+        }
+    });
+    // Dropping the registrations removes them from epoll (see `Drop`).
+    drop(registrations);
+    Ok(woken == Woken::Woken)
+}
+
 /// Handles a batch of epoll events of one worker.
 pub fn dispatch(events: &[libc::epoll_event]) {
     for event in events {
