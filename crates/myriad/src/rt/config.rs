@@ -164,6 +164,7 @@ pub struct Config {
     pub stall_threshold: Duration,
     pub on_deadlock: OnDeadlock,
     pub dump_signal: Option<libc::c_int>,
+    #[cfg_attr(not(feature = "intercept"), allow(dead_code))]
     pub intercept: bool,
 }
 

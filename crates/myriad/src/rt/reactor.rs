@@ -373,6 +373,7 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 /// cannot be added (`EEXIST`: a myriad type registered it on this worker
 /// already; `EPERM`: a regular file) — the caller then waits another way.
 /// Called on an OS thread, it fails with `Unsupported`.
+#[cfg_attr(not(feature = "intercept"), allow(dead_code))]
 pub fn wait_foreign(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> io::Result<bool> {
     if worker::with_current_task(|task| task.is_none()) {
         return Err(io::ErrorKind::Unsupported.into());
