@@ -2,7 +2,6 @@
 //! (`c/blocking_client.c`), called from 1,000 myriad threads at once: each
 //! waits for a reply that a peer thread on the same two workers sends only
 //! later, which works only if the C calls park their myriad thread.
-#![cfg(feature = "intercept")]
 
 use std::io::Write;
 use std::os::fd::AsRawFd;

@@ -4,7 +4,6 @@
 //! case blocks 200 threads in `recv` until other threads, on the same two
 //! workers, push: without interception the blocked ones would hold both
 //! workers and the pushers would never run.
-#![cfg(feature = "intercept")]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -4,7 +4,6 @@
 //! `poll` for its timeouts); with myriad's `intercept` feature those park
 //! only the calling thread, so the server's threads keep running on the
 //! same two workers.
-#![cfg(feature = "intercept")]
 
 use std::time::Duration;
 
