@@ -72,7 +72,7 @@ mod socket;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::rt::worker;
+use crate::rt::{reactor, worker};
 
 /// Whether interception is switched on (`MYRIAD_INTERCEPT`,
 /// `rt::Builder::intercept`); settled when the runtime starts.
@@ -109,10 +109,11 @@ pub(crate) fn install(enabled: bool) {
 }
 
 /// Whether an intercepted call on this thread should park it: a myriad
-/// thread, with interception on.
+/// thread, with interception on, and not one of myriad's own non-blocking
+/// calls (`myriad::net`'s).
 #[inline]
 fn parks_here() -> bool {
-    ENABLED.load(Ordering::Relaxed) && worker::with_current_task(|task| task.is_some())
+    ENABLED.load(Ordering::Relaxed) && worker::with_current_task(|task| task.is_some()) && !reactor::in_own_call()
 }
 
 /// The calling OS thread's errno.

@@ -284,7 +284,7 @@ impl IoFd {
                     continue;
                 }
             }
-            match op(self.fd.as_raw_fd()) {
+            match own_call(|| op(self.fd.as_raw_fd())) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if let Some((source, state)) = seen {
                         source.clear(state, ready_mask(direction));
@@ -450,6 +450,36 @@ pub unsafe fn release_retired(retired: Vec<usize>) {
         // SAFETY: the caller's obligations.
         drop(unsafe { Arc::from_raw(ptr as *const Source) });
     }
+}
+
+#[cfg(feature = "intercept")]
+thread_local! {
+    /// Set while this OS thread makes a system call of myriad's own
+    /// (`IoFd`'s non-blocking operations): the `intercept` feature's entry
+    /// points then make it as it is (they would only add an `fcntl` to
+    /// learn that the descriptor is non-blocking).
+    static OWN_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, one of myriad's own non-blocking system calls.
+#[inline]
+fn own_call<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "intercept")]
+    {
+        OWN_CALL.with(|own| own.set(true));
+        let result = f();
+        OWN_CALL.with(|own| own.set(false));
+        result
+    }
+    #[cfg(not(feature = "intercept"))]
+    f()
+}
+
+/// Whether the calling OS thread is inside one of myriad's own system
+/// calls (see `own_call`).
+#[cfg(feature = "intercept")]
+pub fn in_own_call() -> bool {
+    OWN_CALL.with(std::cell::Cell::get)
 }
 
 /// Waits on an OS thread with `poll(2)` (myriad threads use `Registration`).
