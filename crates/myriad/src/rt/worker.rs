@@ -689,10 +689,22 @@ impl Local {
         self.steal()
     }
 
+    /// Wakes the threads whose deadlines passed, and runs them before the
+    /// threads that were ready already: a deadline is a promise about
+    /// time, and behind a few thousand ready threads a 1 ms sleeper would
+    /// wake hundreds of milliseconds late (issue 18). A thread gets there
+    /// only by waiting out a timer, so it cannot starve the others.
     fn fire_timers(&self, now: Instant) {
+        let ready_before = self.ready.borrow().len();
         let mut timers = self.timers.borrow_mut();
         timers.fire(now);
         self.shared.timers_pending.store(timers.len(), Ordering::Relaxed);
+        drop(timers);
+        // Timers wake only threads pinned here, queued at the back in
+        // deadline order: move them to the front, in that order.
+        let mut ready = self.ready.borrow_mut();
+        let fired = ready.len() - ready_before;
+        ready.rotate_right(fired);
     }
 
     /// Snapshots the threads pinned here for `rt::dump`.
