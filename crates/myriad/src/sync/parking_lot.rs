@@ -13,10 +13,22 @@
 //!
 //! # How
 //!
-//! The table has `BUCKETS` cache-padded buckets; each is a short-held
+//! The table has cache-padded buckets; each is a short-held
 //! `std::sync::Mutex` around a queue of `(addr, Wake, slot)` entries. No
 //! blocking call is made while a bucket lock is held, so the lock is held
 //! for a few dozen instructions at most.
+//!
+//! The table grows with the number of parked threads, as the
+//! `parking_lot` crate's does: it starts at 1,024 buckets and doubles
+//! whenever more than three threads per bucket are parked, so that a
+//! bucket's queue stays short with 100,000 threads parked on 100,000
+//! different locks (issue 18). Growing locks every bucket of the current
+//! table (in order; everyone else holds at most one bucket lock), moves
+//! the entries to a new table, publishes it, and unlocks. Whoever locked a
+//! bucket of the old table meanwhile sees that it is no longer current
+//! and looks again. Old tables are never freed (each is half the size of
+//! the next, so they cost at most as much as the current one), which is
+//! what lets a bucket reference be `'static`.
 //!
 //! `park(addr, validate, deadline)` blocks the caller; inside `block`'s
 //! `register` step it locks the bucket, runs `validate` (is the primitive
@@ -39,7 +51,7 @@
 //! warm, parking allocates nothing. Uncontended locks never come here at all.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -48,8 +60,10 @@ use crossbeam_utils::CachePadded;
 use crate::rt::wait::{self, Wake, Woken};
 use crate::rt::WaitReason;
 
-const BUCKET_BITS: u32 = 10;
-const BUCKETS: usize = 1 << BUCKET_BITS;
+/// The first table has `1 << MIN_BUCKET_BITS` buckets.
+const MIN_BUCKET_BITS: u32 = 10;
+/// Parked threads per bucket beyond which the table doubles.
+const LOAD_FACTOR: usize = 3;
 
 /// The token an unpark passes when it has nothing special to say.
 pub(crate) const TOKEN_NORMAL: usize = 0;
@@ -127,12 +141,94 @@ impl Bucket {
     }
 }
 
-static TABLE: [CachePadded<Bucket>; BUCKETS] = [const { CachePadded::new(Bucket::new(0x9E37_79B9)) }; BUCKETS];
+struct Table {
+    buckets: Box<[CachePadded<Bucket>]>,
+    bits: u32,
+}
 
-fn bucket(addr: usize) -> &'static Bucket {
-    // Fibonacci hashing of the address.
-    let hash = (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS);
-    &TABLE[hash as usize]
+impl Table {
+    fn new(bits: u32) -> Table {
+        let buckets = (0..1usize << bits).map(|i| CachePadded::new(Bucket::new(0x9E37_79B9 ^ i as u32))).collect();
+        Table { buckets, bits }
+    }
+
+    fn bucket(&self, addr: usize) -> &Bucket {
+        // Fibonacci hashing of the address.
+        let hash = (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits);
+        &self.buckets[hash as usize]
+    }
+}
+
+/// The current table (leaked; see the module comment); null until the
+/// first park.
+static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
+/// Entries in the queues of the current table.
+static PARKED: AtomicUsize = AtomicUsize::new(0);
+
+fn table() -> &'static Table {
+    let current = TABLE.load(Ordering::Acquire);
+    if !current.is_null() {
+        // SAFETY: a published table is leaked, never freed.
+        return unsafe { &*current };
+    }
+    let fresh = Box::into_raw(Box::new(Table::new(MIN_BUCKET_BITS)));
+    match TABLE.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: just published (and so leaked).
+        Ok(_) => unsafe { &*fresh },
+        Err(winner) => {
+            // SAFETY: ours, never published; the winner's is leaked.
+            unsafe {
+                drop(Box::from_raw(fresh));
+                &*winner
+            }
+        }
+    }
+}
+
+/// Locks the bucket of `addr` in the current table.
+fn lock_bucket(addr: usize) -> StdMutexGuard<'static, Queue> {
+    loop {
+        let table = table();
+        let guard = table.bucket(addr).lock();
+        // Still current? (`grow` swaps tables with every bucket locked.)
+        if std::ptr::eq(TABLE.load(Ordering::Relaxed), table) {
+            return guard;
+        }
+    }
+}
+
+/// Doubles the table until it has room for `parked` threads.
+#[cold]
+fn grow(parked: usize) {
+    loop {
+        let old = table();
+        if old.buckets.len() * LOAD_FACTOR >= parked {
+            return;
+        }
+        let mut guards: Vec<_> = old.buckets.iter().map(|bucket| bucket.lock()).collect();
+        if !std::ptr::eq(TABLE.load(Ordering::Relaxed), old) {
+            continue; // Someone else grew it meanwhile.
+        }
+        let mut bits = old.bits + 1;
+        while (1usize << bits) * LOAD_FACTOR < parked {
+            bits += 1;
+        }
+        let new = Box::new(Table::new(bits));
+        for guard in &mut guards {
+            // Entries keep their order, so each address's queue stays FIFO.
+            for entry in guard.entries.drain(..) {
+                new.bucket(entry.addr).lock().entries.push_back(entry);
+            }
+        }
+        TABLE.store(Box::into_raw(new), Ordering::Release);
+        return;
+    }
+}
+
+/// The number of buckets now (for tests and metrics).
+#[cfg(test)]
+fn buckets() -> usize {
+    table().buckets.len()
 }
 
 impl Queue {
@@ -174,11 +270,14 @@ pub(crate) fn park_holding(
     validate: impl FnOnce() -> bool,
     deadline: Option<Instant>,
 ) -> ParkResult {
-    let bucket = bucket(addr);
+    let parked = PARKED.load(Ordering::Relaxed) + 1;
+    if parked > table().buckets.len() * LOAD_FACTOR {
+        grow(parked);
+    }
     let slot = Slot { queued: AtomicBool::new(false), token: AtomicUsize::new(TOKEN_NORMAL) };
     let mut invalid = false;
     let woken = wait::block(WaitReason::Lock { kind, addr, holder }, deadline, |wake| {
-        let mut queue = bucket.lock();
+        let mut queue = lock_bucket(addr);
         if !validate() {
             drop(queue);
             invalid = true;
@@ -187,18 +286,20 @@ pub(crate) fn park_holding(
         }
         slot.queued.store(true, Ordering::Relaxed);
         queue.entries.push_back(Entry { addr, wake, slot: &slot });
+        PARKED.fetch_add(1, Ordering::Relaxed);
     });
     if invalid {
         return ParkResult::Invalid;
     }
     if slot.queued.load(Ordering::Acquire) {
-        let mut queue = bucket.lock();
+        let mut queue = lock_bucket(addr);
         if slot.queued.load(Ordering::Relaxed) {
             // Nobody unparked us: the deadline passed (or the deadlock
             // detector gave up our wait). Leave the queue before the slot
             // goes away.
             if let Some(at) = queue.entries.iter().position(|e| std::ptr::eq(e.slot, &slot)) {
                 queue.entries.remove(at);
+                PARKED.fetch_sub(1, Ordering::Relaxed);
             }
             slot.queued.store(false, Ordering::Relaxed);
             return if woken == Woken::Abandoned { ParkResult::Abandoned } else { ParkResult::TimedOut };
@@ -211,6 +312,7 @@ pub(crate) fn park_holding(
 /// `Wake` to use once the bucket lock is released.
 fn release(queue: &mut Queue, at: usize, token: usize) -> Wake {
     let entry = queue.entries.remove(at).expect("index from a search of this queue");
+    PARKED.fetch_sub(1, Ordering::Relaxed);
     // SAFETY: the entry was queued until just now and we hold the bucket
     // lock, so its thread is still inside `park` and the slot is alive.
     let slot = unsafe { &*entry.slot };
@@ -225,8 +327,7 @@ fn release(queue: &mut Queue, at: usize, token: usize) -> Wake {
 /// runs under the bucket lock with what was found (also when nothing was)
 /// and returns the token for the unparked thread.
 pub(crate) fn unpark_one(addr: usize, callback: impl FnOnce(UnparkResult) -> usize) -> UnparkResult {
-    let bucket = bucket(addr);
-    let mut queue = bucket.lock();
+    let mut queue = lock_bucket(addr);
     let Some(at) = queue.entries.iter().position(|e| e.addr == addr) else {
         let result = UnparkResult::default();
         callback(result);
@@ -245,8 +346,7 @@ pub(crate) fn unpark_one(addr: usize, callback: impl FnOnce(UnparkResult) -> usi
 /// Unparks every thread parked on `addr`, giving each `token`; returns how
 /// many.
 pub(crate) fn unpark_all(addr: usize, token: usize) -> usize {
-    let bucket = bucket(addr);
-    let mut queue = bucket.lock();
+    let mut queue = lock_bucket(addr);
     let mut wakes = Vec::new();
     let mut at = 0;
     while at < queue.entries.len() {
@@ -268,6 +368,38 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicU32;
     use std::sync::Arc;
+
+    #[test]
+    fn the_table_grows_with_the_parked_threads_and_loses_none() {
+        const N: usize = 5_000;
+        let addrs: Arc<Vec<AtomicU32>> = Arc::new((0..N).map(|_| AtomicU32::new(0)).collect());
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let addrs = addrs.clone();
+                crate::thread::spawn(move || {
+                    let word = &addrs[i];
+                    let addr = word as *const AtomicU32 as usize;
+                    while word.load(Ordering::Acquire) == 0 {
+                        park(addr, "test", || word.load(Ordering::Relaxed) == 0, None);
+                    }
+                })
+            })
+            .collect();
+        // Wait until all are parked (or have seen their word set).
+        while PARKED.load(Ordering::Relaxed) < N {
+            crate::thread::yield_now();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(buckets() * LOAD_FACTOR >= N, "{} buckets for {N} parked threads", buckets());
+        for word in addrs.iter() {
+            word.store(1, Ordering::Release);
+            let addr = word as *const AtomicU32 as usize;
+            unpark_all(addr, TOKEN_NORMAL);
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
 
     #[test]
     fn invalid_park_returns_at_once() {
