@@ -38,8 +38,9 @@ pub enum StackGuard {
 /// left that could wake one (see `rt::monitor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OnDeadlock {
-    /// Print "all threads are asleep — deadlock" and a thread dump on
-    /// stderr (and through `log`), and keep waiting.
+    /// Report "all threads are asleep — deadlock" with a thread dump, and
+    /// keep waiting. Like stall reports, it goes to the `tracing`
+    /// subscriber or `log` logger if one is installed, else to stderr.
     #[default]
     Report,
     /// Report, then make the main thread's blocked call panic.

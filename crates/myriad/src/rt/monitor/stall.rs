@@ -338,24 +338,42 @@ const LISTED: usize = 5;
 pub(super) fn look(w: &WorkerShared, running_id: u64, held_for: Duration, computing: bool, now: Instant) -> Held {
     let doing = Doing::read(w, computing);
     let seen = inspect(&w.watch, |frozen| {
-        let mut behind: Vec<ThreadInfo> = frozen.behind().map(|t| describe(t, w.index, now)).collect();
-        // Ready threads first, then the longest waits.
-        behind.sort_by_key(|t| (t.state != ThreadState::Runnable, std::cmp::Reverse(t.waiting_for)));
-        (label(frozen.running), behind)
+        // Ready threads first, then the longest waits; only the first few
+        // are described, so that a worker with 100,000 threads is not kept
+        // waiting for the inspection.
+        let mut order: Vec<(bool, Option<Instant>, &Task)> = frozen
+            .behind()
+            .map(|t| {
+                let blocked = t.wait.is_blocked();
+                // SAFETY: `t` is not running and its worker is held still
+                // (`inspect`), so nothing writes its wait record now.
+                let since = if blocked { unsafe { t.wait_record().1 } } else { None };
+                (blocked, since, t)
+            })
+            .collect();
+        let count = order.len();
+        let ready = order.iter().filter(|(blocked, _, _)| !blocked).count();
+        let key = |&(blocked, since, _): &(bool, Option<Instant>, &Task)| (blocked, since.unwrap_or(now));
+        if order.len() > LISTED {
+            order.select_nth_unstable_by_key(LISTED, key);
+            order.truncate(LISTED);
+        }
+        order.sort_by_key(key);
+        let listed: Vec<ThreadInfo> = order.iter().map(|(_, _, t)| describe(t, w.index, now)).collect();
+        (label(frozen.running), count, ready, listed)
     });
-    let (thread, behind, behind_exact) = match seen {
-        Some((thread, behind)) => (thread, behind, true),
-        None => (format!("thread id {running_id}"), Vec::new(), false),
-    };
-    let count = if behind_exact { behind.len() } else { w.pinned.load(Ordering::Relaxed).saturating_sub(1) };
-    let ready = if behind_exact {
-        behind.iter().filter(|t| t.state == ThreadState::Runnable).count()
-    } else {
-        w.runnable.load(Ordering::Relaxed)
+    let (thread, count, ready, behind, behind_exact) = match seen {
+        Some((thread, count, ready, listed)) => (thread, count, ready, listed, true),
+        None => (
+            format!("thread id {running_id}"),
+            w.pinned.load(Ordering::Relaxed).saturating_sub(1),
+            w.runnable.load(Ordering::Relaxed),
+            Vec::new(),
+            false,
+        ),
     };
     let some_behind = behind
         .iter()
-        .take(LISTED)
         .map(|t| match &t.state {
             ThreadState::Waiting(reason) => {
                 let since = t.waiting_for.map(|d| format!(" for {}", human(d))).unwrap_or_default();
