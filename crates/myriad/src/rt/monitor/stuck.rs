@@ -95,9 +95,10 @@ impl StuckWatch {
             let _ = write!(
                 text,
                 "myriad: the program is stuck: for {} no myriad thread has run, because every worker is held by \
-                 one thread (or has nothing to run), and {behind} threads wait behind the held ones. Nothing can \
-                 move until these calls return:",
-                human(self.after)
+                 one thread (or has nothing to run), and {behind} {} behind the held ones. Nothing can move until \
+                 these calls return:",
+                human(self.after),
+                if behind == 1 { "thread waits" } else { "threads wait" }
             );
         } else {
             let _ = write!(
