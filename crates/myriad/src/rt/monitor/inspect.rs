@@ -33,7 +33,11 @@ use super::super::registry::Registry;
 use super::super::task::Task;
 
 /// The part of a worker the monitor watches it through (a field of
-/// `WorkerShared`).
+/// `WorkerShared`). On a cache line of its own: the worker writes
+/// `running` on every switch, and sharing the line with fields that other
+/// threads write (the inbox, the sleeping flag) would make each switch a
+/// cache miss.
+#[repr(align(64))]
 pub struct WorkerWatch {
     /// The task being resumed now, or null.
     running: AtomicPtr<Task>,
