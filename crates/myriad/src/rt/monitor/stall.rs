@@ -7,11 +7,12 @@
 //! must not. Each round the monitor compares each worker's switch counter
 //! with its last look. A worker that is running a thread and has not
 //! switched for the threshold is *stalled* — if its OS thread used at
-//! least half that time in CPU (a computation) or sits blocked in the
-//! kernel (a blocking syscall). A worker the kernel merely preempted
-//! (runnable, little CPU time: the machine has more runnable OS threads
-//! than cores) is not stalled; moving work to yet another OS thread would
-//! only make that worse.
+//! least half that time in CPU, or a whole threshold's worth on a machine
+//! too busy to give it half (a computation), or sits blocked in the kernel
+//! (a blocking syscall). A worker the kernel merely preempted (runnable,
+//! little CPU time: the machine has more runnable OS threads than cores)
+//! is not stalled; moving work to yet another OS thread would only make
+//! that worse.
 //!
 //! A stalled worker is handled so:
 //!
@@ -124,7 +125,10 @@ impl StallWatch {
             if stalled_for < self.threshold {
                 continue;
             }
-            let computing = cpu_time(w).saturating_sub(view.cpu) >= stalled_for / 2;
+            // A thread normally gives its worker back within microseconds:
+            // one that has used half the time in CPU, or a whole threshold
+            // of it on a machine too busy to give it half, is computing.
+            let computing = cpu_time(w).saturating_sub(view.cpu) >= (stalled_for / 2).min(self.threshold);
             let tid = w.os_thread.get().map(|t| t.tid);
             if !w.is_stalled() && !computing && !tid.is_some_and(kernel::blocked_in_kernel) {
                 // Preempted by the kernel, not stalled by its thread.
