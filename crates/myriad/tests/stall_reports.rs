@@ -241,7 +241,7 @@ impl log::Log for PrintLogger {
         true
     }
     fn log(&self, record: &log::Record) {
-        println!("LOG-RECORD {}", record.args().to_string().replace('\n', "\\n"));
+        println!("\nLOG-RECORD {}", record.args().to_string().replace('\n', "\\n"));
     }
     fn flush(&self) {}
 }
@@ -319,5 +319,67 @@ fn a_dump_signal_given_as_a_number_is_refused_clearly() {
         Duration::from_secs(60),
     );
     assert!(child.stderr.contains("ignoring MYRIAD_DUMP_SIGNAL=\"1\": expected a signal name"), "{}", child.stderr);
+    assert_eq!(child.code, Some(0), "{}", child.stderr);
+}
+
+/// Prints every event whose target is `myriad` on stdout, one line each.
+#[cfg(feature = "tracing")]
+struct PrintSubscriber;
+
+#[cfg(feature = "tracing")]
+impl tracing::Subscriber for PrintSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        if event.metadata().target() == "myriad" {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            println!("\nTRACING-EVENT {}", message.0.replace('\n', "\\n"));
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn with_a_tracing_subscriber_and_a_logger_reports_go_only_to_the_subscriber() {
+    if child_mode().as_deref() == Some("tracing") {
+        tracing::subscriber::set_global_default(PrintSubscriber).unwrap();
+        log::set_boxed_logger(Box::new(PrintLogger)).unwrap();
+        log::set_max_level(log::LevelFilter::Warn);
+        myriad::thread::Builder::new()
+            .name("traced-sleeper".into())
+            .spawn(|| std::thread::sleep(Duration::from_millis(300)))
+            .unwrap()
+            .join()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        return;
+    }
+    let child = run_child(
+        "with_a_tracing_subscriber_and_a_logger_reports_go_only_to_the_subscriber",
+        "tracing",
+        &[("MYRIAD_WORKERS", "2")],
+        Duration::from_secs(60),
+    );
+    let events: Vec<&str> = child.stdout.lines().filter_map(|l| l.strip_prefix("TRACING-EVENT ")).collect();
+    assert_eq!(events.iter().filter(|e| e.contains("thread 'traced-sleeper'")).count(), 1, "{}", child.stdout);
+    assert!(!child.stdout.contains("LOG-RECORD myriad: worker"), "also logged: {}", child.stdout);
+    assert!(!child.stderr.contains("traced-sleeper"), "also on stderr: {}", child.stderr);
     assert_eq!(child.code, Some(0), "{}", child.stderr);
 }
