@@ -39,6 +39,10 @@
 //! one blocking primitive; `timer.rs` and `poller.rs` are how a worker
 //! waits for time and events, and `reactor.rs` turns IO readiness into
 //! wake-ups; `stack.rs` and `overflow.rs` give threads guarded stacks.
+//! Observation: `monitor/` watches the workers (one file per watch:
+//! stalls, a stuck program, deadlocks, lock cycles, the dump signal),
+//! `dump.rs` and `metrics.rs` take snapshots, and `report.rs` sends
+//! reports to the one sink in use (`tracing`, else `log`, else stderr).
 
 mod cell_cache;
 mod config;
