@@ -253,7 +253,7 @@ fn with_a_logger_each_report_goes_through_it_once() {
         log::set_max_level(log::LevelFilter::Warn);
         myriad::thread::Builder::new()
             .name("logged-sleeper".into())
-            .spawn(|| std::thread::sleep(Duration::from_millis(1300)))
+            .spawn(|| std::thread::sleep(Duration::from_millis(2000)))
             .unwrap()
             .join()
             .unwrap();
@@ -269,12 +269,14 @@ fn with_a_logger_each_report_goes_through_it_once() {
     );
     let records: Vec<&str> = child.stdout.lines().filter_map(|l| l.strip_prefix("LOG-RECORD ")).collect();
     let about: Vec<&&str> = records.iter().filter(|r| r.contains("thread 'logged-sleeper'")).collect();
-    // At the threshold, at 1 s, and when it ends.
-    assert!(about.len() >= 2, "{records:#?}\nstderr: {}", child.stderr);
-    let mut unique = about.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), about.len(), "a report came twice: {about:#?}");
+    // Once at the threshold, once at 1 s (the next would be at 10 s), and
+    // once when it ends.
+    let held: Vec<&&&str> = about.iter().filter(|r| r.contains("has been held for")).collect();
+    assert_eq!(held.len(), 2, "{records:#?}\nstderr: {}", child.stderr);
+    assert!(held[0].contains(" ms by "), "{}", held[0]);
+    assert!(held[1].contains(" s by "), "{}", held[1]);
+    assert_eq!(about.iter().filter(|r| r.contains("gave worker")).count(), 1, "{records:#?}");
+    assert_eq!(about.len(), 3, "{records:#?}");
     assert!(about.iter().any(|r| r.contains("blocked in nanosleep") || r.contains("blocked in clock_nanosleep")));
     assert!(!child.stderr.contains("logged-sleeper"), "a report also went to stderr: {}", child.stderr);
     assert_eq!(child.code, Some(0), "{}", child.stderr);
