@@ -227,6 +227,16 @@ mod tests {
         let text = describe_fd(client.as_raw_fd()).to_string();
         let want = format!("TCP socket {} -> {}", client.local_addr().unwrap(), listener.local_addr().unwrap());
         assert_eq!(text, want);
+        let path = std::env::temp_dir().join(format!("myriad-kernel-test-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let unix_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let unix_client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let text = describe_fd(unix_client.as_raw_fd()).to_string();
+        assert_eq!(text, format!("Unix stream socket (unnamed) -> {}", path.display()));
+        drop((unix_client, unix_listener));
+        let _ = std::fs::remove_file(&path);
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        assert!(matches!(describe_fd(file.as_raw_fd()), FdKind::Path(p) if p.ends_with("/stat")));
         let mut fds = [0; 2];
         // SAFETY (test): pipe writes two new descriptors into the array.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
