@@ -1,7 +1,9 @@
 //! Stall reports reach a person: each scenario runs in a child process
 //! (this test binary re-runs itself with `MYRIAD_TEST_CHILD` set) with no
 //! logger installed unless the scenario installs one, and the parent reads
-//! what the child printed.
+//! what the child printed. Children run with `MYRIAD_INTERCEPT=0`, so that
+//! std's blocking calls block their workers with the `intercept` feature
+//! built in too.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -22,6 +24,9 @@ fn run_child(test: &str, mode: &str, env: &[(&str, &str)], limit: Duration) -> C
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env("MYRIAD_TEST_CHILD", mode)
+        // Blocking std calls must block here, also when the `intercept`
+        // feature is built in (it would park the threads instead).
+        .env("MYRIAD_INTERCEPT", "0")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -129,6 +134,7 @@ fn a_std_net_client_is_reported_with_call_socket_site_and_waiters() {
     assert!(report.contains("spawned at crates/myriad/tests/stall_reports.rs:"), "{report}");
     assert!(report.contains("pinned to worker") && report.contains("behind it"), "{report}");
     assert!(report.contains("myriad::net"), "the remedy: {report}");
+    assert!(report.contains("`intercept`"), "the remedy names the intercept feature: {report}");
     // The server's thread is pinned behind the first client: counted.
     let behind = |r: &str| -> Option<usize> {
         let head = r.split(" pinned to worker").next()?;

@@ -48,6 +48,10 @@ use super::kernel::{self, Activity, FdKind, Waits};
 /// Set when stalls are not to be reported (`OnStall::Ignore`).
 static QUIET: AtomicBool = AtomicBool::new(false);
 
+/// Whether the `intercept` feature is built in and switched on
+/// (`MYRIAD_INTERCEPT`), for the remedy.
+static INTERCEPTING: AtomicBool = AtomicBool::new(false);
+
 /// At most this many first reports (of stalls shorter than a second) in
 /// `BUDGET_WINDOW`; the rest are counted and mentioned in the next report.
 const BUDGET: usize = 10;
@@ -91,6 +95,7 @@ struct Budget {
 impl StallWatch {
     pub(super) fn new(config: &Config) -> StallWatch {
         QUIET.store(config.on_stall == OnStall::Ignore, Ordering::Relaxed);
+        INTERCEPTING.store(cfg!(feature = "intercept") && config.intercept, Ordering::Relaxed);
         StallWatch {
             threshold: config.stall_threshold,
             on_stall: config.on_stall,
@@ -277,6 +282,47 @@ impl Doing {
         matches!(self, Doing::Call { waits: Waits::OnFutex, .. })
     }
 
+    /// Whether myriad's `intercept` feature parks a thread making this
+    /// call, instead of letting it block the worker (`src/intercept`).
+    fn intercept_covers(&self) -> bool {
+        match self {
+            Doing::Call { waits: Waits::OnTime, .. } => true,
+            Doing::Call { name, fd: Some((_, FdKind::Socket(_))), .. } => matches!(
+                name.as_str(),
+                "read"
+                    | "write"
+                    | "readv"
+                    | "writev"
+                    | "recvfrom"
+                    | "recvmsg"
+                    | "sendto"
+                    | "sendmsg"
+                    | "accept"
+                    | "accept4"
+                    | "connect"
+            ),
+            Doing::Call { name, .. } => matches!(name.as_str(), "poll" | "ppoll"),
+            _ => false,
+        }
+    }
+
+    /// What the `intercept` feature has to do with it, if anything.
+    fn intercept_note(&self) -> Option<&'static str> {
+        if !self.intercept_covers() {
+            return None;
+        }
+        Some(if !cfg!(feature = "intercept") {
+            "Or build myriad with its `intercept` cargo feature, which makes this call park only the thread, \
+             whether std or a C library makes it."
+        } else if !INTERCEPTING.load(Ordering::Relaxed) {
+            "Or switch interception back on: myriad's `intercept` feature is built in and would park only the \
+             thread here, but MYRIAD_INTERCEPT=0 (or rt::Builder::intercept(false)) turned it off."
+        } else {
+            "(myriad's `intercept` feature is on but did not see this call: it was made by a raw system call, \
+             or by a statically linked library that does not go through the program's symbols.)"
+        })
+    }
+
     /// What to do about it.
     pub(super) fn remedy(&self) -> &'static str {
         match self {
@@ -418,8 +464,8 @@ impl std::fmt::Display for Held {
             }
         }
         write!(f, "\n  Fix: {}.", self.doing.remedy())?;
-        if matches!(self.doing, Doing::Call { .. }) {
-            write!(f, " (Once myriad's planned `intercept` feature exists, it will do this for std's calls.)")?;
+        if let Some(note) = self.doing.intercept_note() {
+            write!(f, " {note}")?;
         }
         Ok(())
     }
