@@ -4,6 +4,7 @@
 use std::io;
 use std::time::Duration;
 
+use super::report;
 use super::stack::{probe_guard_mode, GuardMode};
 use super::Runtime;
 
@@ -37,13 +38,35 @@ pub enum StackGuard {
 /// left that could wake one (see `rt::monitor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OnDeadlock {
-    /// Print "all threads are asleep — deadlock" and a thread dump on
-    /// stderr (and through `log`), and keep waiting.
+    /// Report "all threads are asleep — deadlock" with a thread dump, and
+    /// keep waiting. Like stall reports, it goes to the `tracing`
+    /// subscriber or `log` logger if one is installed, else to stderr.
     #[default]
     Report,
     /// Report, then make the main thread's blocked call panic.
     Panic,
     /// Do nothing.
+    Ignore,
+}
+
+/// What the runtime does when a worker is stalled: a myriad thread keeps
+/// it for longer than the stall threshold, blocked in a system call or
+/// running code without yielding (see `rt::monitor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnStall {
+    /// Report each stall when it passes the threshold and again as it grows
+    /// (1 s, 10 s, ...), and print a full dump once if the program is stuck
+    /// (every worker held by one thread for the stuck time, others waiting
+    /// behind them). Reports go to the `tracing` subscriber or `log` logger
+    /// if one is installed, else to stderr.
+    #[default]
+    Report,
+    /// Report, and when the program is stuck, or a stall with threads
+    /// waiting behind it lasts the stuck time, print the dump and end the
+    /// process with exit status 70. For test suites and CI: fail fast
+    /// instead of hanging until a time limit.
+    Abort,
+    /// Work around stalls without reporting them.
     Ignore,
 }
 
@@ -66,6 +89,8 @@ pub struct Builder {
     on_deadlock: Option<OnDeadlock>,
     dump_signal: Option<libc::c_int>,
     intercept: Option<bool>,
+    on_stall: Option<OnStall>,
+    stuck_after: Option<Duration>,
 }
 
 impl Builder {
@@ -109,6 +134,22 @@ impl Builder {
         self
     }
 
+    /// What to do about stalled workers (`MYRIAD_STALL`: `report`, `abort`
+    /// or `ignore`; default: report).
+    pub fn on_stall(mut self, action: OnStall) -> Builder {
+        self.on_stall = Some(action);
+        self
+    }
+
+    /// How long every worker must have been held by one thread, with other
+    /// threads waiting behind, before the program is reported stuck with a
+    /// full dump (`MYRIAD_STUCK_MS`, in milliseconds; default 10 s). With
+    /// [`OnStall::Abort`], also how long one such stall may last.
+    pub fn stuck_after(mut self, after: Duration) -> Builder {
+        self.stuck_after = Some(after);
+        self
+    }
+
     /// What to do about a deadlock of every thread (`MYRIAD_DEADLOCK`:
     /// `report`, `panic` or `ignore`; default: report).
     pub fn on_deadlock(mut self, action: OnDeadlock) -> Builder {
@@ -118,7 +159,8 @@ impl Builder {
 
     /// Prints a thread dump ([`crate::rt::dump`]) to stderr whenever the
     /// process receives `signal` (e.g. `libc::SIGUSR1`), without stopping
-    /// the program (`MYRIAD_DUMP_SIGNAL=USR1`; off by default).
+    /// the program (`MYRIAD_DUMP_SIGNAL=USR1`, by name: `USR1`, `USR2`,
+    /// `QUIT`, `URG`, `WINCH`, with or without `SIG`; off by default).
     pub fn dump_on_signal(mut self, signal: libc::c_int) -> Builder {
         self.dump_signal = Some(signal);
         self
@@ -166,6 +208,8 @@ pub struct Config {
     pub dump_signal: Option<libc::c_int>,
     #[cfg_attr(not(feature = "intercept"), allow(dead_code))]
     pub intercept: bool,
+    pub on_stall: OnStall,
+    pub stuck_after: Duration,
 }
 
 impl Config {
@@ -196,7 +240,24 @@ impl Config {
             .intercept
             .or_else(|| env_choice("MYRIAD_INTERCEPT", &[("1", true), ("0", false), ("on", true), ("off", false)]))
             .unwrap_or(true);
-        Config { workers, stack_size, guard, blocking_threads, stall_threshold, on_deadlock, dump_signal, intercept }
+        let on_stall = builder.on_stall.or_else(env_stall).unwrap_or_default();
+        let stuck_after = builder
+            .stuck_after
+            .or_else(|| env_usize("MYRIAD_STUCK_MS").map(|ms| Duration::from_millis(ms as u64)))
+            .unwrap_or(Duration::from_secs(10))
+            .max(stall_threshold);
+        Config {
+            workers,
+            stack_size,
+            guard,
+            blocking_threads,
+            stall_threshold,
+            on_deadlock,
+            dump_signal,
+            intercept,
+            on_stall,
+            stuck_after,
+        }
     }
 }
 
@@ -205,7 +266,7 @@ fn env_usize(name: &str) -> Option<usize> {
     match value.trim().parse() {
         Ok(n) => Some(n),
         Err(_) => {
-            log::warn!("ignoring {name}={value:?}: not a number");
+            report::warn(&format!("myriad: ignoring {name}={value:?}: not a number"));
             None
         }
     }
@@ -213,17 +274,37 @@ fn env_usize(name: &str) -> Option<usize> {
 
 fn env_signal() -> Option<libc::c_int> {
     let value = std::env::var("MYRIAD_DUMP_SIGNAL").ok()?;
-    let name = value.trim().trim_start_matches("SIG");
-    match name {
-        "USR1" => Some(libc::SIGUSR1),
-        "USR2" => Some(libc::SIGUSR2),
-        "QUIT" => Some(libc::SIGQUIT),
-        "URG" => Some(libc::SIGURG),
-        other => other.parse().ok().or_else(|| {
-            log::warn!("ignoring MYRIAD_DUMP_SIGNAL={value:?}: expected USR1, USR2, QUIT or a number");
-            None
-        }),
+    let parsed = signal_by_name(&value);
+    if parsed.is_none() {
+        report::warn(&format!(
+            "myriad: ignoring MYRIAD_DUMP_SIGNAL={value:?}: expected a signal name ({}); numbers are not \
+             accepted (1 is SIGHUP, not SIGUSR1)",
+            DUMP_SIGNALS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+        ));
     }
+    parsed
+}
+
+/// Signals a dump may be asked with: ones whose default action a program
+/// rarely relies on.
+const DUMP_SIGNALS: [(&str, libc::c_int); 5] = [
+    ("USR1", libc::SIGUSR1),
+    ("USR2", libc::SIGUSR2),
+    ("QUIT", libc::SIGQUIT),
+    ("URG", libc::SIGURG),
+    ("WINCH", libc::SIGWINCH),
+];
+
+/// `USR1`, `SIGUSR1` or `usr1` → `SIGUSR1`; anything else (numbers too) →
+/// `None`.
+fn signal_by_name(value: &str) -> Option<libc::c_int> {
+    let upper = value.trim().to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    DUMP_SIGNALS.iter().find(|(known, _)| *known == name).map(|&(_, signal)| signal)
+}
+
+fn env_stall() -> Option<OnStall> {
+    env_choice("MYRIAD_STALL", &[("report", OnStall::Report), ("abort", OnStall::Abort), ("ignore", OnStall::Ignore)])
 }
 
 fn env_deadlock() -> Option<OnDeadlock> {
@@ -247,7 +328,22 @@ fn env_choice<T: Copy>(name: &str, choices: &[(&str, T)]) -> Option<T> {
     let found = choices.iter().find(|(word, _)| *word == value.trim()).map(|&(_, choice)| choice);
     if found.is_none() {
         let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
-        log::warn!("ignoring {name}={value:?}: expected {}", words.join(", "));
+        report::warn(&format!("myriad: ignoring {name}={value:?}: expected {}", words.join(", ")));
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_signals_are_taken_by_name_only() {
+        assert_eq!(signal_by_name("USR1"), Some(libc::SIGUSR1));
+        assert_eq!(signal_by_name(" sigusr2 "), Some(libc::SIGUSR2));
+        assert_eq!(signal_by_name("SIGQUIT"), Some(libc::SIGQUIT));
+        assert_eq!(signal_by_name("1"), None, "1 is SIGHUP: numbers are refused");
+        assert_eq!(signal_by_name("10"), None);
+        assert_eq!(signal_by_name("KILL"), None);
+    }
 }

@@ -13,8 +13,14 @@
 //! answer within a second (a stalled one) is listed as such. Threads not
 //! started yet have no state to show and are only counted.
 //!
-//! With `MYRIAD_DUMP_SIGNAL=1` (or `=USR2` etc.), the runtime prints a dump
-//! to stderr on `SIGUSR1` (or that signal) without stopping the program.
+//! A stalled worker cannot answer: its threads are read by the monitor
+//! while it holds the worker still (`monitor/inspect.rs`), the thread
+//! holding it shown as [`ThreadState::Running`]. A worker that cannot be
+//! looked into either is listed as unanswered.
+//!
+//! With `MYRIAD_DUMP_SIGNAL=USR1` (or `=USR2` etc., by name), the runtime
+//! prints a dump to stderr on `SIGUSR1` (or that signal) without stopping
+//! the program.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,28 +32,6 @@ use std::time::{Duration, Instant};
 use super::task::Task;
 use super::Runtime;
 use crate::thread::ThreadId;
-
-/// Set by the dump signal's handler; the monitor prints the dump.
-pub(crate) static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-extern "C" fn on_dump_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::Relaxed);
-}
-
-/// Makes `signal` request a dump (printed by the monitor thread).
-pub(crate) fn install_signal(signal: libc::c_int) {
-    // SAFETY: installs a handler that only stores to an atomic
-    // (async-signal-safe), with a valid sigaction.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_dump_signal as *const () as usize;
-        action.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut action.sa_mask);
-        if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
-            log::warn!("myriad: cannot install the dump signal handler: {}", std::io::Error::last_os_error());
-        }
-    }
-}
 
 /// What a blocked thread waits for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +86,7 @@ impl WaitReason {
     fn group_label(&self) -> String {
         match self {
             WaitReason::Join(_) => "join".into(),
-            WaitReason::Socket { op, fd } => match socket_addr(*fd, false) {
+            WaitReason::Socket { op, fd } => match socket_addr(*fd) {
                 Some(local) => format!("socket {op} on {local} connections"),
                 None => format!("socket {op}"),
             },
@@ -111,7 +95,7 @@ impl WaitReason {
     }
 
     /// A short label for one thread.
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             WaitReason::Join(id) => format!("join on thread {}", id.as_u64()),
             WaitReason::Park => "park".into(),
@@ -129,50 +113,24 @@ impl WaitReason {
     }
 }
 
-/// " on 127.0.0.1:8080 (from 127.0.0.1:51234)" for a connected socket.
+/// " on TCP socket 127.0.0.1:8080 -> 127.0.0.1:51234" for a socket.
 fn describe_socket(fd: i32) -> String {
-    let local = socket_addr(fd, false);
-    let peer = socket_addr(fd, true);
-    match (local, peer) {
-        (Some(l), Some(p)) => format!(" on {l} (peer {p})"),
-        (Some(l), None) => format!(" on {l}"),
-        _ => String::new(),
-    }
+    super::monitor::describe_socket(fd).map(|text| format!(" on {text}")).unwrap_or_default()
 }
 
-fn socket_addr(fd: i32, peer: bool) -> Option<std::net::SocketAddr> {
-    // SAFETY: a zeroed sockaddr_storage is valid; the calls write at most
-    // `len` bytes into it. A descriptor reused meanwhile gives a wrong
-    // address in a diagnostic, nothing worse.
-    unsafe {
-        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let ptr = (&raw mut storage).cast::<libc::sockaddr>();
-        let rc = if peer { libc::getpeername(fd, ptr, &mut len) } else { libc::getsockname(fd, ptr, &mut len) };
-        if rc != 0 {
-            return None;
-        }
-        match storage.ss_family as libc::c_int {
-            libc::AF_INET => {
-                let a = &*(ptr as *const libc::sockaddr_in);
-                let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-                Some((ip, u16::from_be(a.sin_port)).into())
-            }
-            libc::AF_INET6 => {
-                let a = &*(ptr as *const libc::sockaddr_in6);
-                let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
-                Some((ip, u16::from_be(a.sin6_port)).into())
-            }
-            _ => None,
-        }
-    }
+fn socket_addr(fd: i32) -> Option<std::net::SocketAddr> {
+    super::monitor::socket_local_addr(fd)
 }
 
 /// What a myriad thread is doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ThreadState {
     /// Ready to run, waiting for its worker.
     Runnable,
+    /// Holding its worker, which is stalled: running code, or blocked in
+    /// a system call (see the dump's `unanswered` notes for which).
+    Running,
     /// Blocked.
     Waiting(WaitReason),
 }
@@ -188,7 +146,8 @@ pub struct ThreadInfo {
     pub worker: usize,
     /// What it is doing.
     pub state: ThreadState,
-    /// How long it has been waiting (coarse: ±a few milliseconds).
+    /// How long it has been waiting, or holding its stalled worker (coarse:
+    /// ±a few milliseconds).
     pub waiting_for: Option<Duration>,
     /// Where it was spawned.
     pub spawned_at: &'static Location<'static>,
@@ -201,7 +160,8 @@ pub struct Dump {
     pub threads: Vec<ThreadInfo>,
     /// Threads spawned but not started yet.
     pub not_started: usize,
-    /// Workers that did not answer (stalled), with what is known.
+    /// Notes on workers that did not answer: what holds a stalled one, or
+    /// that it could not be looked into.
     pub unanswered: Vec<String>,
     /// How long taking the dump took.
     pub taken_in: Duration,
@@ -281,7 +241,11 @@ pub fn dump() -> Dump {
     let mut answers = requests.answers.lock().unwrap_or_else(|e| e.into_inner());
     let on_worker = super::worker::local().map(|l| l.index());
     loop {
-        let missing = workers.iter().filter(|w| answers.get(&w.index).is_none_or(|(g, _)| *g < generation)).count();
+        // Stalled workers cannot answer; they are looked into below.
+        let missing = workers
+            .iter()
+            .filter(|w| !w.is_stalled() && answers.get(&w.index).is_none_or(|(g, _)| *g < generation))
+            .count();
         if missing == 0 || Instant::now() >= deadline {
             break;
         }
@@ -296,10 +260,19 @@ pub fn dump() -> Dump {
         }
     }
     let mut dump = Dump::default();
+    let now = Instant::now();
     for w in workers {
-        match answers.get(&w.index) {
-            Some((g, threads)) if *g >= generation => dump.threads.extend(threads.iter().cloned()),
-            _ => dump.unanswered.push(format!(
+        if let Some((_, threads)) = answers.get(&w.index).filter(|(g, _)| *g >= generation) {
+            dump.threads.extend(threads.iter().cloned());
+            continue;
+        }
+        let stalled = (on_worker != Some(w.index)).then(|| super::monitor::stalled_threads(w, now)).flatten();
+        match stalled {
+            Some((threads, note)) => {
+                dump.threads.extend(threads);
+                dump.unanswered.push(note);
+            }
+            None => dump.unanswered.push(format!(
                 "worker {} did not answer within 1 s{}",
                 w.index,
                 if w.is_stalled() {
@@ -366,7 +339,7 @@ pub(crate) fn describe_cycle(cycle: &[&ThreadInfo]) -> String {
         .map(|t| {
             let what = match &t.state {
                 ThreadState::Waiting(reason) => reason.label(),
-                ThreadState::Runnable => "nothing".into(),
+                _ => "nothing".into(),
             };
             format!(
                 "  thread {} '{}' (spawned at {}) waits on {what}",
@@ -399,6 +372,7 @@ impl fmt::Display for Dump {
         for t in &self.threads {
             let what = match &t.state {
                 ThreadState::Runnable => "runnable".to_string(),
+                ThreadState::Running => "holding a stalled worker".to_string(),
                 ThreadState::Waiting(reason) => format!("waiting on {}", reason.group_label()),
             };
             let site = format!("{}:{}", t.spawned_at.file(), t.spawned_at.line());
@@ -423,6 +397,7 @@ impl fmt::Display for Dump {
         for t in &self.threads {
             let state = match &t.state {
                 ThreadState::Runnable => "runnable".to_string(),
+                ThreadState::Running => "holding its stalled worker".to_string(),
                 ThreadState::Waiting(reason) => format!("waiting on {}", reason.label()),
             };
             let since = t.waiting_for.map(|d| format!(" for {}", rough(d))).unwrap_or_default();

@@ -12,8 +12,10 @@
 //! | `MYRIAD_STACK_GUARD` | `madvise`, `mprotect` or `auto` | `auto` |
 //! | `MYRIAD_BLOCKING_THREADS` | cap of the offload pool of [`crate::blocking`] | 512 |
 //! | `MYRIAD_STALL_MS` | stall monitor threshold, milliseconds | 10 |
+//! | `MYRIAD_STALL` | on a stalled worker: `report`, `abort` (for CI), `ignore` | `report` |
+//! | `MYRIAD_STUCK_MS` | no progress for this long with every worker held: report (or abort) | 10000 |
 //! | `MYRIAD_DEADLOCK` | on a deadlock of every thread: `report`, `panic`, `ignore` | `report` |
-//! | `MYRIAD_DUMP_SIGNAL` | print a thread dump on this signal (`USR1`, ...) | off |
+//! | `MYRIAD_DUMP_SIGNAL` | print a thread dump on this signal, by name (`USR1`, `USR2`, `QUIT`, ...) | off |
 //! | `MYRIAD_INTERCEPT` | with the `intercept` feature: `0` makes blocking libc calls block the worker again | `1` |
 //!
 //! A value set through [`Builder`] wins over the environment.
@@ -37,6 +39,10 @@
 //! one blocking primitive; `timer.rs` and `poller.rs` are how a worker
 //! waits for time and events, and `reactor.rs` turns IO readiness into
 //! wake-ups; `stack.rs` and `overflow.rs` give threads guarded stacks.
+//! Observation: `monitor/` watches the workers (one file per watch:
+//! stalls, a stuck program, deadlocks, lock cycles, the dump signal),
+//! `dump.rs` and `metrics.rs` take snapshots, and `report.rs` sends
+//! reports to the one sink in use (`tracing`, else `log`, else stderr).
 
 mod cell_cache;
 mod config;
@@ -52,6 +58,7 @@ mod panic_hook;
 mod poller;
 pub(crate) mod reactor;
 mod registry;
+mod report;
 pub(crate) mod stack;
 pub(crate) mod task;
 mod task_state;
@@ -67,7 +74,7 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
-pub use config::{Builder, OnDeadlock, StackGuard};
+pub use config::{Builder, OnDeadlock, OnStall, StackGuard};
 pub use dump::{dump, Dump, ThreadInfo, ThreadState, WaitReason};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub(crate) use monitor::LOCK_WAITS;
@@ -156,7 +163,7 @@ impl Runtime {
         raise_open_file_limit();
         overflow::install_handler();
         if let Some(signal) = config.dump_signal {
-            dump::install_signal(signal);
+            monitor::install_dump_signal(signal);
         }
         panic_hook::install();
         fork::install();

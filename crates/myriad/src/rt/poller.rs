@@ -111,9 +111,27 @@ impl Poller {
             // SAFETY: `events` has room for `max` entries.
             unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), max, ms) }
         };
-        // EINTR (or any failure) is reported as no events: the caller loops.
-        usize::try_from(rc).unwrap_or(0)
+        match usize::try_from(rc) {
+            Ok(n) => n,
+            Err(_) => wait_failed(io::Error::last_os_error()),
+        }
     }
+}
+
+/// A failed wait: EINTR (a signal handler ran) is no events, and the
+/// caller loops. Anything else (EBADF, EFAULT, EINVAL) means the poller's
+/// descriptor or memory is broken; looping would spin for ever without
+/// sleeping or seeing an event, so the process ends, saying why.
+fn wait_failed(err: io::Error) -> usize {
+    if err.kind() == io::ErrorKind::Interrupted {
+        return 0;
+    }
+    super::report::error(&format!(
+        "myriad: a worker's epoll wait failed: {err} (errno {}); the runtime cannot wait for events or \
+         timers any more, so the process aborts",
+        err.raw_os_error().unwrap_or(0)
+    ));
+    std::process::abort()
 }
 
 fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {

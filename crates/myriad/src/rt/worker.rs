@@ -173,6 +173,8 @@ pub struct WorkerShared {
     /// Sources removed from `poller`, to release before its next wait.
     retired: Mutex<Vec<usize>>,
     pub counters: WorkerCounters,
+    /// How the stall monitor looks inside this worker while it is stalled.
+    pub watch: super::monitor::WorkerWatch,
 }
 
 impl WorkerShared {
@@ -196,6 +198,7 @@ impl WorkerShared {
             os_thread: OnceLock::new(),
             retired: Mutex::new(Vec::new()),
             counters: WorkerCounters::default(),
+            watch: Default::default(),
         }
     }
 
@@ -552,6 +555,7 @@ impl Local {
         let _abort = AbortOnUnwind(|| format!("myriad worker {} unwound out of its scheduler loop", self.shared.index));
         LOCAL.with(|l| l.set(self));
         self.shared.os_thread.get_or_init(OsThreadId::current);
+        self.shared.watch.set_registry(&self.registry);
         overflow::ensure_alternate_stack();
         loop {
             let ticks = self.ticks.get().wrapping_add(1);
@@ -612,6 +616,7 @@ impl Local {
         let coroutine = unsafe { task.coroutine() }.expect("a queued thread has not finished");
         #[cfg(feature = "tracing")]
         let entered = task.span.enter();
+        self.shared.watch.resuming(task.as_ptr());
         let result = coroutine.resume(());
         if super::fork::in_child() {
             super::fatal::abort(format_args!(
@@ -620,6 +625,7 @@ impl Local {
                 task.name().unwrap_or("<unnamed>")
             ));
         }
+        self.shared.watch.resumed();
         #[cfg(feature = "tracing")]
         drop(entered);
         self.running.set(std::ptr::null());
