@@ -197,12 +197,19 @@ fn myriad_intercept_0_turns_it_off() {
         // that parks can the first one wake on time (a spare worker can
         // take new threads, never a pinned one).
         myriad::rt::Builder::new().workers(1).start().unwrap();
-        let pinned = thread::spawn(|| {
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = started.clone();
+        let pinned = thread::spawn(move || {
             let start = Instant::now();
+            s.store(true, std::sync::atomic::Ordering::Release);
             thread::sleep(Duration::from_millis(20));
             start.elapsed()
         });
-        std::thread::sleep(Duration::from_millis(5));
+        // Started, so pinned to the worker (an unstarted thread could be
+        // taken by a spare worker while the blocker holds this one).
+        while !started.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let blocker = thread::spawn(|| std::thread::sleep(Duration::from_millis(300)));
         println!("woke_after_ms={}", pinned.join().unwrap().as_millis());
         blocker.join().unwrap();
