@@ -90,11 +90,11 @@ where
     if let Some(rejected) = refused {
         // Blocking the worker beats losing the call: the stall monitor
         // keeps the rest of the program going around it.
-        log::warn!(
+        crate::rt::report::warn(&format!(
             "myriad: no OS thread for a blocking call ({}; the limits are RLIMIT_NPROC, the cgroup's pids.max, \
              kernel.threads-max and RLIMIT_AS); running it on the worker instead",
             rejected.error
-        );
+        ));
         (rejected.job)();
     }
     // SAFETY: the job stored the result before waking us and is done.

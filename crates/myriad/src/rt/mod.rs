@@ -58,7 +58,7 @@ mod panic_hook;
 mod poller;
 pub(crate) mod reactor;
 mod registry;
-mod report;
+pub(crate) mod report;
 pub(crate) mod stack;
 pub(crate) mod task;
 mod task_state;

@@ -122,7 +122,7 @@ impl Ring {
                     ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
                 }
                 Err(err) => {
-                    log::warn!("myriad: io_uring submission deferred: {err}");
+                    super::report::warn(&format!("myriad: io_uring submission deferred: {err}"));
                     return Ok(());
                 }
             }
@@ -149,7 +149,7 @@ impl Ring {
             }
             if let Err(err) = ring.submit() {
                 if err.kind() != io::ErrorKind::Interrupted && err.raw_os_error() != Some(libc::EBUSY) {
-                    log::warn!("myriad: io_uring overflow flush failed: {err}");
+                    super::report::warn(&format!("myriad: io_uring overflow flush failed: {err}"));
                     break;
                 }
             }
@@ -208,7 +208,7 @@ pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Resul
     let ring = match local.ring() {
         Ok(ring) => ring,
         Err(err) => {
-            log::warn!("myriad: cannot set up an io_uring ring ({err}); using the offload pool");
+            super::report::warn(&format!("myriad: cannot set up an io_uring ring ({err}); using the offload pool"));
             return None;
         }
     };
