@@ -43,7 +43,13 @@ pub enum OnDeadlock {
     /// subscriber or `log` logger if one is installed, else to stderr.
     #[default]
     Report,
-    /// Report, then make the main thread's blocked call panic.
+    /// Report, then make the main thread's blocked call panic. The call
+    /// first leaves its wait cleanly — out of every queue, and holding
+    /// again whatever it held before (a `Condvar::wait` takes its mutex
+    /// back) — so the panic unwinds through a consistent program; a
+    /// message sent after it stays in its channel. Calls that lend the
+    /// main thread's stack to another thread until they end (a
+    /// `myriad::blocking` call, a file operation) are not given up.
     Panic,
     /// Do nothing.
     Ignore,
