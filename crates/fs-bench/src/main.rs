@@ -1,6 +1,6 @@
 //! fs-bench: concurrent 4 KiB random reads of one 64 MiB file from 1,000
 //! threads or tasks, and the round-trip cost of `myriad::blocking(|| ())`,
-//! all in one run and reported as ratios (DESIGN.md, "How we measure").
+//! all in one run and reported as ratios (docs/DESIGN.md, "How we measure").
 //!
 //! Each variant runs in a child process of this binary (so that myriad's
 //! one-time io_uring probe sees `MYRIAD_IO_URING=0` for the fallback, and

@@ -30,7 +30,8 @@
 //!
 //! A myriad thread runs on a worker OS thread (one per core) and never
 //! moves to another once started, so everything Rust code assumes about the
-//! OS thread under it stays true (see [`thread`] and `DESIGN.md`). Calls
+//! OS thread under it stays true (see [`thread`] and the repository's
+//! `docs/DESIGN.md`). Calls
 //! that would block park only the calling myriad thread.
 //!
 //! Modules mirror std: [`thread`] for `std::thread`; [`rt`] configures the

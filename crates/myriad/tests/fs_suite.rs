@@ -55,7 +55,7 @@ fn data_on_myriad<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> 
         assert!(!fs::io_uring_active(), "MYRIAD_IO_URING=0 must turn io_uring off");
         assert_eq!(after, 0, "no operation may go through io_uring on the fallback");
     } else {
-        assert!(fs::io_uring_active(), "io_uring should work on this machine (see DESIGN.md)");
+        assert!(fs::io_uring_active(), "io_uring should work on this machine (see docs/DESIGN.md)");
         assert!(after > before, "data operations should go through io_uring");
     }
     result

@@ -2,7 +2,7 @@
 //! under a runtime that moved a running thread to another OS thread, or
 //! switched away from a thread while it unwinds.
 //!
-//! DESIGN.md: a started myriad thread never changes OS thread, so std's
+//! docs/DESIGN.md: a started myriad thread never changes OS thread, so std's
 //! `thread_local!` values (`Rc`, `RefCell`), std `MutexGuard`s and std's
 //! panic count stay consistent across every blocking call.
 //!
@@ -300,7 +300,7 @@ impl Drop for IoOnDrop {
 }
 
 /// An echo server on OS threads (std::net): a thread that unwinds keeps its
-/// worker and runs nothing else there until its `Drop` returns (DESIGN.md,
+/// worker and runs nothing else there until its `Drop` returns (docs/DESIGN.md,
 /// rule 5), so what it waits for must not need a myriad thread pinned to
 /// that same worker.
 fn start_os_echo_server() -> std::net::SocketAddr {

@@ -79,7 +79,7 @@ pub use dump::{dump, Dump, ThreadInfo, ThreadState, WaitReason};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub(crate) use monitor::LOCK_WAITS;
 
-/// The atomics of `task_state.rs`, which `tests/loom_task_state.rs`
+/// The atomics of `task_state.rs`, which `tests/loom_join.rs`
 /// compiles with loom's instead.
 mod atomics {
     pub use std::sync::atomic::{fence, AtomicUsize, Ordering};

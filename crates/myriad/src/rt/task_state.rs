@@ -38,7 +38,7 @@
 //! the coroutine returns); `finish` drops it only when a blocked joiner
 //! holds the handle, and so the memory, until the wake-up reaches it.
 //!
-//! The atomics come from `super::atomics` so that `tests/loom_task_state.rs`
+//! The atomics come from `super::atomics` so that `tests/loom_join.rs`
 //! can compile this very file over loom's.
 
 use super::atomics::{fence, AtomicUsize, Ordering};

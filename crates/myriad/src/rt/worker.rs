@@ -6,7 +6,7 @@
 //! std's `thread_local!`, std's per-thread panic count, `MutexGuard`s, and
 //! LLVM, which caches thread-local addresses across calls. So a myriad
 //! thread runs on the worker that first starts it until it ends, and load
-//! balancing moves only threads that have not started (DESIGN.md).
+//! balancing moves only threads that have not started (docs/DESIGN.md).
 //!
 //! # Queues
 //!

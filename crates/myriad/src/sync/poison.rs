@@ -8,7 +8,7 @@
 //!
 //! `std::thread::panicking()` is per OS thread; it is exact for myriad
 //! threads too because a thread that is unwinding never gives up its worker
-//! (DESIGN.md, soundness point 5).
+//! (docs/DESIGN.md, soundness point 5).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
