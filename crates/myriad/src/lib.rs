@@ -34,11 +34,35 @@
 //! `docs/DESIGN.md`). Calls
 //! that would block park only the calling myriad thread.
 //!
-//! Modules mirror std: [`thread`] for `std::thread`; [`rt`] configures the
-//! runtime and reads its counters.
+//! # Modules
+//!
+//! | module | std counterpart | what it holds |
+//! |---|---|---|
+//! | [`thread`] | `std::thread` | `spawn`, `Builder`, `JoinHandle`, `scope`, `current`, `park`, `sleep`, `yield_now`, `thread_local!` |
+//! | [`sync`] | `std::sync` | `Mutex`, `RwLock`, `Condvar`, `Barrier`, `Once`, `OnceLock`, `LazyLock`, `mpsc`; plus `Semaphore`, `WaitGroup`, MPMC `channel` with `select!` |
+//! | [`net`] | `std::net`, `std::os::unix::net` | TCP, UDP and Unix sockets that park the thread |
+//! | [`fs`] | `std::fs` | files through io_uring (or the offload pool) |
+//! | [`io`] | `std::io` | `stdin`, `stdout`, `stderr` |
+//! | [`blocking`] | — | run a call that cannot be made non-blocking on an offload OS thread |
+//! | [`compat`] | — | `block_on(future)`, a `Waker` that unparks a thread, `JoinHandle` as a `Future` |
+//! | [`rt`] | — | the runtime's `Builder`, `MYRIAD_*` variables, `metrics()`, `dump()` |
+//!
+//! # Cargo features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `tracing` | a span per myriad thread, entered while it runs; events for spawn, exit, stalls and deadlocks |
+//! | `intercept` | myriad's own entry points for blocking libc calls (sleeps, socket calls, `poll`, `getaddrinfo`): code written for std, or C, parks only its myriad thread; `MYRIAD_INTERCEPT=0` turns it off at run time |
+//!
+//! myriad runs on Linux (epoll, io_uring, `MADV_GUARD_INSTALL` where the
+//! kernel has it).
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("myriad runs on Linux only: it is built on epoll, io_uring and Linux's stack-guard madvise");
 
 mod blocking;
 pub mod compat;

@@ -64,7 +64,7 @@ pub fn fail(msg: &str) -> ! {
 /// aborts can be reported with the count it reached.
 #[inline]
 pub fn progress(spawned: usize) {
-    if spawned % 4096 == 0 {
+    if spawned.is_multiple_of(4096) {
         println!("PROGRESS {spawned}");
         let _ = std::io::stdout().flush();
     }

@@ -22,6 +22,7 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// How the guard page under each thread's stack is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum StackGuard {
     /// `madvise(MADV_GUARD_INSTALL)` where the kernel has it (Linux 6.13+),
     /// else `mprotect`.
@@ -37,6 +38,7 @@ pub enum StackGuard {
 /// What the runtime does when it finds every thread asleep with nothing
 /// left that could wake one (see `rt::monitor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OnDeadlock {
     /// Report "all threads are asleep — deadlock" with a thread dump, and
     /// keep waiting. Like stall reports, it goes to the `tracing`
@@ -59,6 +61,7 @@ pub enum OnDeadlock {
 /// it for longer than the stall threshold, blocked in a system call or
 /// running code without yielding (see `rt::monitor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OnStall {
     /// Report each stall when it passes the threshold and again as it grows
     /// (1 s, 10 s, ...), and print a full dump once if the program is stuck

@@ -137,6 +137,7 @@ pub enum ThreadState {
 
 /// One thread in a [`Dump`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ThreadInfo {
     /// The thread's id.
     pub id: ThreadId,
@@ -155,6 +156,7 @@ pub struct ThreadInfo {
 
 /// A snapshot of every myriad thread; see [`dump`].
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Dump {
     /// Every started thread that has not ended.
     pub threads: Vec<ThreadInfo>,

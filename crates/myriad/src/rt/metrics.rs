@@ -10,6 +10,7 @@ use super::Runtime;
 
 /// Counters of one worker.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WorkerMetrics {
     /// Threads spawned by threads running on this worker.
     pub spawned: u64,
@@ -38,6 +39,7 @@ pub struct WorkerMetrics {
 
 /// A snapshot of the runtime's counters, from [`metrics`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Metrics {
     /// One entry per worker.
     pub workers: Vec<WorkerMetrics>,

@@ -48,7 +48,12 @@ fn same_hook(a: &Hook, b: &Hook) -> bool {
 
 /// std's default message, with the myriad thread's name.
 fn print_named(name: &str, info: &PanicHookInfo<'_>) {
-    let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
     let location = info.location().map(|l| l.to_string()).unwrap_or_default();
     let backtrace = Backtrace::capture();
     let mut err = std::io::stderr().lock();

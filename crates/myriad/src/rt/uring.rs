@@ -99,7 +99,7 @@ impl Ring {
     /// operation or by `reap`).
     fn push_and_submit(&self, entry: &squeue::Entry) -> io::Result<()> {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY (for `push`): our caller keeps the entry's buffers and slot
+        // SAFETY: (for `push`) our caller keeps the entry's buffers and slot
         // valid until its completion has been delivered.
         while unsafe { ring.submission().push(entry) }.is_err() {
             // The submission queue is full: hand it over and try again.

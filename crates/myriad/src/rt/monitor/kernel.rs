@@ -238,10 +238,10 @@ mod tests {
         let file = std::fs::File::open("/proc/self/stat").unwrap();
         assert!(matches!(describe_fd(file.as_raw_fd()), FdKind::Path(p) if p.ends_with("/stat")));
         let mut fds = [0; 2];
-        // SAFETY (test): pipe writes two new descriptors into the array.
+        // SAFETY: (test) pipe writes two new descriptors into the array.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
         assert_eq!(describe_fd(fds[0]), FdKind::Pipe);
-        // SAFETY (test): both are ours, and closed once.
+        // SAFETY: (test) both are ours, and closed once.
         unsafe { drop((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))) };
     }
 }
