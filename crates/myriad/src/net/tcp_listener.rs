@@ -201,7 +201,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.sock().set_ttl(ttl)
+        self.inner.sock().set_ttl_v4(ttl)
     }
 
     /// The value of `IP_TTL` (see [`set_ttl`](Self::set_ttl)).
@@ -212,7 +212,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.sock().ttl()
+        self.inner.sock().ttl_v4()
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.

@@ -277,7 +277,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.sock().set_nodelay(nodelay)
+        self.inner.sock().set_tcp_nodelay(nodelay)
     }
 
     /// The value of `TCP_NODELAY`.
@@ -291,7 +291,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.sock().nodelay()
+        self.inner.sock().tcp_nodelay()
     }
 
     /// Sets `SO_LINGER`. `Some(Duration::ZERO)` makes dropping the stream
@@ -338,7 +338,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.sock().set_ttl(ttl)
+        self.inner.sock().set_ttl_v4(ttl)
     }
 
     /// The value of `IP_TTL`.
@@ -352,7 +352,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.sock().ttl()
+        self.inner.sock().ttl_v4()
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.
