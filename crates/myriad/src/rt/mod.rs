@@ -48,6 +48,7 @@ mod cell_cache;
 mod config;
 pub(crate) mod coop;
 mod dump;
+mod event_fd;
 mod fatal;
 mod fork;
 mod metrics;

@@ -12,6 +12,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::event_fd::EventFd;
+
 /// The epoll token of the wake-up eventfd.
 const WAKE_TOKEN: u64 = u64::MAX;
 
@@ -19,7 +21,7 @@ static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
 
 pub struct Poller {
     epoll: OwnedFd,
-    eventfd: OwnedFd,
+    eventfd: EventFd,
 }
 
 impl Poller {
@@ -27,10 +29,7 @@ impl Poller {
         // SAFETY: plain syscalls returning new descriptors, which are owned
         // from here on.
         let epoll = unsafe { cvt(libc::epoll_create1(libc::EPOLL_CLOEXEC)).map(|fd| OwnedFd::from_raw_fd(fd))? };
-        // SAFETY: as above.
-        let eventfd = unsafe {
-            cvt(libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)).map(|fd| OwnedFd::from_raw_fd(fd))?
-        };
+        let eventfd = EventFd::new()?;
         let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: WAKE_TOKEN };
         // SAFETY: both descriptors are valid and owned; `event` is valid.
         cvt(unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, eventfd.as_raw_fd(), &mut event) })?;
@@ -53,10 +52,7 @@ impl Poller {
 
     /// Wakes the thread in (or about to enter) `wait`.
     pub fn notify(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a valid u64 to our eventfd. A full
-        // counter (EAGAIN) already means a wake-up is pending.
-        unsafe { libc::write(self.eventfd.as_raw_fd(), (&raw const one).cast(), 8) };
+        self.eventfd.notify();
     }
 
     /// Waits until notified or `timeout` passes (`None`: no limit); returns
@@ -67,9 +63,7 @@ impl Poller {
         let mut io = 0;
         for i in 0..n {
             if events[i].u64 == WAKE_TOKEN {
-                let mut count: u64 = 0;
-                // SAFETY: reads 8 bytes into a valid u64 from our eventfd.
-                unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut count).cast(), 8) };
+                self.eventfd.drain();
             } else {
                 events[io] = events[i];
                 io += 1;

@@ -20,13 +20,14 @@
 //! back to the offload pool (`crate::blocking`).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use io_uring::{squeue, IoUring};
 
 use super::dump::WaitReason;
+use super::event_fd::EventFd;
 use super::wait::{self, Wake};
 use super::worker::{self, WorkerShared};
 
@@ -64,7 +65,7 @@ pub fn available() -> bool {
 /// A worker's ring and the eventfd its completions signal.
 pub struct Ring {
     ring: Mutex<IoUring>,
-    eventfd: OwnedFd,
+    eventfd: EventFd,
     /// Operations queued on this ring and not delivered yet: while there
     /// are any, the worker must look at its poller even when it is busy,
     /// or completions wait until it runs out of work.
@@ -81,13 +82,7 @@ impl Ring {
     /// A new ring whose completions are signalled to `worker`'s poller.
     pub fn new(worker: &WorkerShared, token: u64) -> io::Result<Ring> {
         let ring = IoUring::new(RING_ENTRIES)?;
-        // SAFETY: a plain syscall returning a new descriptor, owned from here.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned to us and is owned by nothing else.
-        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let eventfd = EventFd::new()?;
         ring.submitter().register_eventfd(eventfd.as_raw_fd())?;
         worker.poller.add(eventfd.as_raw_fd(), (libc::EPOLLIN | libc::EPOLLET) as u32, token)?;
         Ok(Ring { ring: Mutex::new(ring), eventfd, in_flight: AtomicUsize::new(0) })
@@ -133,10 +128,7 @@ impl Ring {
     /// Delivers every completion waiting in the queue, and hands over
     /// submissions a failed `submit` left queued.
     pub fn reap(&self) {
-        let mut count: u64 = 0;
-        // SAFETY: reads 8 bytes into a valid u64 from our non-blocking
-        // eventfd (resetting its counter; EAGAIN is fine).
-        unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut count).cast(), 8) };
+        self.eventfd.drain();
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             self.deliver(&mut ring);
