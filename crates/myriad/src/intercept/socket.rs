@@ -291,6 +291,16 @@ fn may_park(flags: c_int) -> bool {
     flags & libc::MSG_DONTWAIT == 0 && parks_here()
 }
 
+/// A send or receive made with `call(flags)`: as it is where it may not
+/// park, else with `MSG_DONTWAIT`, parking while it says `EAGAIN`.
+fn flagged(fd: c_int, flags: c_int, direction: Direction, call: impl Fn(c_int) -> ssize_t) -> ssize_t {
+    if !may_park(flags) {
+        return call(flags);
+    }
+    let attempt = || call(flags | libc::MSG_DONTWAIT);
+    park_until_done(fd, direction, attempt(), attempt)
+}
+
 fn is_stream(fd: c_int) -> bool {
     let mut kind: c_int = 0;
     let mut len = std::mem::size_of::<c_int>() as socklen_t;
@@ -358,13 +368,8 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 /// libc's contract.
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
-    if !may_park(flags) {
-        // SAFETY: forwarded.
-        return unsafe { sys_recvmsg(fd, msg, flags) };
-    }
     // SAFETY: forwarded.
-    let attempt = || unsafe { sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT) };
-    park_until_done(fd, Direction::Read, attempt(), attempt)
+    flagged(fd, flags, Direction::Read, |flags| unsafe { sys_recvmsg(fd, msg, flags) })
 }
 
 /// `sendto(2)`, the send the other sends are made of.
@@ -381,13 +386,8 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     addrlen: socklen_t,
 ) -> ssize_t {
-    if !may_park(flags) {
-        // SAFETY: forwarded.
-        return unsafe { sys_sendto(fd, buf, len, flags, addr, addrlen) };
-    }
     // SAFETY: forwarded.
-    let attempt = || unsafe { sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen) };
-    park_until_done(fd, Direction::Write, attempt(), attempt)
+    flagged(fd, flags, Direction::Write, |flags| unsafe { sys_sendto(fd, buf, len, flags, addr, addrlen) })
 }
 
 /// `send(2)`.
@@ -408,13 +408,8 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
 /// libc's contract.
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
-    if !may_park(flags) {
-        // SAFETY: forwarded.
-        return unsafe { sys_sendmsg(fd, msg, flags) };
-    }
     // SAFETY: forwarded.
-    let attempt = || unsafe { sys_sendmsg(fd, msg, flags | libc::MSG_DONTWAIT) };
-    park_until_done(fd, Direction::Write, attempt(), attempt)
+    flagged(fd, flags, Direction::Write, |flags| unsafe { sys_sendmsg(fd, msg, flags) })
 }
 
 /// `accept4(2)`.
