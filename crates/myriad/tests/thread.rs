@@ -389,3 +389,67 @@ fn a_detached_threads_result_is_dropped_by_that_thread() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// `join_timeout` on both kinds of thread: the handle comes back while the
+/// thread runs, and joins later with the result; a finished or panicked
+/// thread answers at once.
+fn join_timeout_cases() {
+    let gate = Arc::new(AtomicBool::new(false));
+    let g = gate.clone();
+    let handle = thread::spawn(move || {
+        while !g.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        7
+    });
+    let start = Instant::now();
+    let handle = handle.join_timeout(Duration::from_millis(20)).unwrap_err();
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    let handle = handle.join_deadline(Instant::now()).unwrap_err();
+    gate.store(true, Ordering::Release);
+    assert_eq!(handle.join_timeout(Duration::from_secs(30)).unwrap().unwrap(), 7);
+    let panicked = thread::spawn(|| panic!("boom"));
+    let result = panicked.join_timeout(Duration::from_secs(30)).unwrap();
+    assert!(result.is_err());
+    // Scoped handles too.
+    let value = 5;
+    thread::scope(|s| {
+        let h = s.spawn(|| value * 2);
+        assert_eq!(h.join_timeout(Duration::from_secs(30)).unwrap().unwrap(), 10);
+    });
+}
+
+#[test]
+fn join_timeout_from_an_os_thread() {
+    join_timeout_cases();
+}
+
+#[test]
+fn join_timeout_from_a_myriad_thread() {
+    thread::spawn(join_timeout_cases).join().unwrap();
+}
+
+/// Time-outs racing the thread's end: whichever wins, the result is
+/// there exactly once and nothing is left registered.
+#[test]
+fn join_timeouts_racing_the_end_lose_nothing() {
+    let handles: Vec<_> = (0..500u64)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut handle = thread::spawn(move || {
+                    thread::sleep(Duration::from_micros(i % 200));
+                    i
+                });
+                loop {
+                    match handle.join_timeout(Duration::from_micros(50)) {
+                        Ok(result) => return result.unwrap(),
+                        Err(back) => handle = back,
+                    }
+                }
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), i as u64);
+    }
+}

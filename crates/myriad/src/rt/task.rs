@@ -47,7 +47,7 @@ use super::fatal::AbortOnUnwind;
 use super::overflow::RunningStack;
 use super::stack::ThreadStack;
 use super::task_state::{HandleGone, TaskState};
-use super::wait::{self, WaitState, Wake};
+use super::wait::{self, WaitState, Wake, Woken};
 use crate::thread::local::Locals;
 use crate::thread::ThreadId;
 
@@ -624,6 +624,35 @@ impl TaskRef {
         // thread's end is the only thing that ends this wait.
         unsafe { wait::block_once(WaitReason::Join(self.id), register) };
         debug_assert!(self.is_finished(), "only the thread's end wakes a joiner");
+    }
+
+    /// Blocks the caller until the thread has finished or `deadline`
+    /// passes; whether it finished. Handle only.
+    ///
+    /// The caller registers as a joiner that may leave (as a future does,
+    /// `poll_finished`), and on time-out takes the joiner slot back; if the
+    /// thread's end took it first, the thread finished after all, and the
+    /// `Wake` it uses is for an episode that has ended (a no-op).
+    pub fn wait_finished_until(&self, deadline: Instant) -> bool {
+        if self.is_finished() {
+            return true;
+        }
+        let woken = wait::block(WaitReason::Join(self.id), Some(deadline), |wake| {
+            // SAFETY: the slot is the handle's while `JOINER` is clear.
+            unsafe { *self.joiner.get() = Some(Joiner::Thread(wake)) };
+            if self.state.set_joiner(true).is_err() {
+                // Finished meanwhile: the slot is still ours; end our wait.
+                // SAFETY: as above.
+                unsafe { self.wake_joiner() };
+            }
+        });
+        if woken != Woken::Woken && self.state.has_joiner() && self.state.unset_joiner().is_ok() {
+            // Still running, and the slot is ours again: empty it.
+            // SAFETY: the slot is the handle's while `JOINER` is clear.
+            drop(unsafe { (*self.joiner.get()).take() });
+            return false;
+        }
+        self.is_finished()
     }
 
     /// Whether the thread has finished; if not, `waker` is woken when it

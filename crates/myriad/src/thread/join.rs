@@ -113,6 +113,15 @@ impl<'scope, T> JoinInner<'scope, T> {
         self.task().is_finished()
     }
 
+    /// `join`, giving up at `deadline`: the handle comes back then.
+    pub(crate) fn join_deadline(self, deadline: std::time::Instant) -> Result<super::Result<T>, Self> {
+        if self.task().wait_finished_until(deadline) {
+            Ok(self.join())
+        } else {
+            Err(self)
+        }
+    }
+
     /// As `is_finished`; if not, `waker` is woken when the thread finishes.
     pub(crate) fn poll_finished(&self, waker: &Waker) -> bool {
         self.task().poll_finished(waker)
@@ -154,6 +163,35 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn join(self) -> super::Result<T> {
         self.0.join()
+    }
+
+    /// Waits at most `timeout` for the thread to end: its result, as from
+    /// [`join`](Self::join), or the handle back, to join later.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let handle = myriad::thread::spawn(|| myriad::thread::sleep(Duration::from_millis(50)));
+    /// let handle = handle.join_timeout(Duration::from_millis(1)).unwrap_err();
+    /// assert!(handle.join_timeout(Duration::from_secs(10)).unwrap().is_ok());
+    /// ```
+    pub fn join_timeout(self, timeout: std::time::Duration) -> Result<super::Result<T>, JoinHandle<T>> {
+        match std::time::Instant::now().checked_add(timeout) {
+            Some(deadline) => self.join_deadline(deadline),
+            None => Ok(self.join()),
+        }
+    }
+
+    /// Waits until `deadline` at the latest for the thread to end: its
+    /// result, or the handle back.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let handle = myriad::thread::spawn(|| 6 * 7);
+    /// let result = handle.join_deadline(Instant::now() + Duration::from_secs(10));
+    /// assert_eq!(result.ok().unwrap().unwrap(), 42);
+    /// ```
+    pub fn join_deadline(self, deadline: std::time::Instant) -> Result<super::Result<T>, JoinHandle<T>> {
+        self.0.join_deadline(deadline).map_err(JoinHandle)
     }
 
     /// The handle of the thread.

@@ -105,7 +105,7 @@ impl<'scope> Scope<'scope, '_> {
     }
 }
 
-impl<T> ScopedJoinHandle<'_, T> {
+impl<'scope, T> ScopedJoinHandle<'scope, T> {
     /// The handle of the thread.
     pub fn thread(&self) -> &Thread {
         self.0.thread()
@@ -114,6 +114,20 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the thread to end; see [`super::JoinHandle::join`].
     pub fn join(self) -> super::Result<T> {
         self.0.join()
+    }
+
+    /// Waits at most `timeout`; see [`super::JoinHandle::join_timeout`].
+    pub fn join_timeout(self, timeout: std::time::Duration) -> Result<super::Result<T>, Self> {
+        match std::time::Instant::now().checked_add(timeout) {
+            Some(deadline) => self.join_deadline(deadline),
+            None => Ok(self.join()),
+        }
+    }
+
+    /// Waits until `deadline` at the latest; see
+    /// [`super::JoinHandle::join_deadline`].
+    pub fn join_deadline(self, deadline: std::time::Instant) -> Result<super::Result<T>, Self> {
+        self.0.join_deadline(deadline).map_err(ScopedJoinHandle)
     }
 
     /// Whether the thread has finished.
