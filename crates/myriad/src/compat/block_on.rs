@@ -11,9 +11,10 @@
 use std::future::{Future, IntoFuture};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake as WakeTrait, Waker};
 
+use crate::rt::lock::Mutex;
 use crate::rt::wait::{self, Wake, Woken};
 use crate::rt::WaitReason;
 
@@ -31,7 +32,7 @@ impl WakeTrait for Signal {
         if self.notified.swap(true, Ordering::SeqCst) {
             return;
         }
-        let wake = self.waiting.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let wake = self.waiting.lock().take();
         if let Some(wake) = wake {
             wake.wake();
         }
@@ -65,12 +66,12 @@ pub fn block_on<F: IntoFuture>(future: F) -> F::Output {
             return output;
         }
         let woken = wait::block(WaitReason::Future, None, |wake| {
-            *signal.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(wake.clone());
+            *signal.waiting.lock() = Some(wake.clone());
             if signal.notified.load(Ordering::SeqCst) {
                 wake.wake();
             }
         });
-        signal.waiting.lock().unwrap_or_else(|e| e.into_inner()).take();
+        signal.waiting.lock().take();
         if woken == Woken::Abandoned {
             wait::panic_deadlocked();
         }

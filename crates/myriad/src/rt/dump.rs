@@ -26,7 +26,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
-use std::sync::{Condvar, Mutex};
+
+use super::lock::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::task::Task;
@@ -188,7 +189,7 @@ impl DumpRequests {
 
     /// Called by worker `index` with a snapshot for `generation`.
     pub fn answer(&self, index: usize, generation: u64, threads: Vec<ThreadInfo>) {
-        self.answers.lock().unwrap_or_else(|e| e.into_inner()).insert(index, (generation, threads));
+        self.answers.lock().insert(index, (generation, threads));
         self.answered.notify_all();
     }
 }
@@ -240,7 +241,7 @@ pub fn dump() -> Dump {
         w.poller.notify();
     }
     let deadline = start + Duration::from_secs(1);
-    let mut answers = requests.answers.lock().unwrap_or_else(|e| e.into_inner());
+    let mut answers = requests.answers.lock();
     let on_worker = super::worker::local().map(|l| l.index());
     loop {
         // Stalled workers cannot answer; they are looked into below.
@@ -255,10 +256,9 @@ pub fn dump() -> Dump {
             // On a worker: let it (and its scheduler, which answers) run.
             drop(answers);
             crate::thread::sleep(Duration::from_millis(1));
-            answers = requests.answers.lock().unwrap_or_else(|e| e.into_inner());
+            answers = requests.answers.lock();
         } else {
-            answers =
-                requests.answered.wait_timeout(answers, Duration::from_millis(10)).unwrap_or_else(|e| e.into_inner()).0;
+            answers = requests.answered.wait_timeout(answers, Duration::from_millis(10)).0;
         }
     }
     let mut dump = Dump::default();

@@ -51,6 +51,7 @@ mod dump;
 mod event_fd;
 mod fatal;
 mod fork;
+pub(crate) mod lock;
 mod metrics;
 mod monitor;
 pub(crate) mod offload;
@@ -70,7 +71,7 @@ pub(crate) mod worker;
 
 use std::io;
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crossbeam_deque::{Injector, Worker as Deque};
@@ -87,6 +88,7 @@ mod atomics {
 }
 
 use config::Config;
+use lock::Mutex;
 use stack::StackAllocator;
 use task::{Packet, Task, TaskRef};
 use worker::WorkerShared;
@@ -210,7 +212,7 @@ impl Runtime {
 
     /// Starts the next spare worker; false if there is none left.
     pub fn start_worker(&'static self) -> io::Result<bool> {
-        let mut deques = self.deques.lock().unwrap_or_else(|e| e.into_inner());
+        let mut deques = self.deques.lock();
         let index = self.active.load(Ordering::Acquire);
         let Some(deque) = deques.get_mut(index).and_then(Option::take) else { return Ok(false) };
         // Counted before it runs: its threads must find it in `workers()`.

@@ -51,10 +51,11 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::dump::WaitReason;
+use super::lock::Mutex;
 use super::wait::{self, Wake, Woken};
 use super::{worker, Runtime};
 
@@ -95,7 +96,7 @@ impl Source {
     }
 
     fn wake(&self, direction: Direction) {
-        let waiters = std::mem::take(&mut *self.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()));
+        let waiters = std::mem::take(&mut *self.waiter(direction).lock());
         for wake in waiters {
             wake.wake();
         }
@@ -168,7 +169,7 @@ impl Registration {
         };
         let woken = wait::block(WaitReason::Socket { op, fd: self.fd }, deadline, |wake| {
             {
-                let mut waiters = source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner());
+                let mut waiters = source.waiter(direction).lock();
                 // Entries of waits that ended (timed out, or woken by an
                 // earlier check) go; they could wake nothing anyway.
                 waiters.retain(Wake::is_pending);
@@ -396,7 +397,7 @@ pub fn wait_foreign(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> io
         for &(fd, direction) in fds {
             let Some(registration) = registrations.iter().find(|r| r.fd == fd) else { continue };
             let source = &registration.source;
-            source.waiter(direction).lock().unwrap_or_else(|e| e.into_inner()).push(wake.clone());
+            source.waiter(direction).lock().push(wake.clone());
             // As in `Registration::wait`: an event before the push left
             // its bits instead.
             if source.readiness.load(Ordering::Acquire) & ready_mask(direction) != 0 {

@@ -36,7 +36,8 @@
 use std::io;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+
+use super::lock::Mutex;
 use std::time::{Duration, Instant};
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
@@ -232,7 +233,7 @@ impl StackAllocator {
                     return Ok(self.slot(low));
                 }
                 {
-                    let mut shared = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut shared = self.warm.lock();
                     let rest = shared.stacks.len().saturating_sub(WARM_BATCH);
                     pool.warm.stacks.extend(shared.stacks.drain(rest..));
                     shared.low_water = shared.low_water.min(shared.stacks.len());
@@ -242,17 +243,17 @@ impl StackAllocator {
                     }
                 }
                 if pool.cold.is_empty() {
-                    let mut cold = self.cold.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut cold = self.cold.lock();
                     let rest = cold.len().saturating_sub(COLD_BATCH);
                     pool.cold.extend(cold.drain(rest..));
                 }
                 pool.cold.pop()
             }
             None => {
-                if let Some(low) = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+                if let Some(low) = self.warm.lock().pop() {
                     return Ok(self.slot(low));
                 }
-                self.cold.lock().unwrap_or_else(|e| e.into_inner()).pop()
+                self.cold.lock().pop()
             }
         };
         match low {
@@ -269,7 +270,7 @@ impl StackAllocator {
     fn carve(&self) -> io::Result<usize> {
         let slot_len = self.slot_len();
         let low = {
-            let mut carver = self.carver.lock().unwrap_or_else(|e| e.into_inner());
+            let mut carver = self.carver.lock();
             if carver.next == carver.end {
                 let len = slot_len * SLOTS_PER_CHUNK;
                 let chunk = self.map(len)?;
@@ -371,7 +372,7 @@ impl StackAllocator {
             // (MADV_DONTNEED keeps guard markers and PROT_NONE alike).
             unsafe { libc::madvise(usable as *mut libc::c_void, self.default_size, libc::MADV_DONTNEED) };
         }
-        self.cold.lock().unwrap_or_else(|e| e.into_inner()).extend(slots);
+        self.cold.lock().extend(slots);
     }
 }
 
@@ -432,7 +433,7 @@ impl StackPool {
         }
         self.warm.stacks.push(stack.low);
         if self.warm.stacks.len() > LOCAL_WARM_MAX {
-            let mut shared = allocator.warm.lock().unwrap_or_else(|e| e.into_inner());
+            let mut shared = allocator.warm.lock();
             shared.stacks.extend(self.warm.stacks.drain(..LOCAL_WARM_MAX / 2));
             drop(shared);
             self.warm.low_water = self.warm.low_water.min(self.warm.stacks.len());
@@ -442,7 +443,7 @@ impl StackPool {
     /// Whether a decay step would release anything here or in the shared
     /// warm list.
     pub fn has_surplus(&self, allocator: &StackAllocator) -> bool {
-        self.warm.low_water > 0 || allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).low_water > 0
+        self.warm.low_water > 0 || allocator.warm.lock().low_water > 0
     }
 
     /// One step of the slow decay (at most one per `DECAY_STEP` for each
@@ -452,7 +453,7 @@ impl StackPool {
     /// off the worker).
     pub fn decay(&mut self, allocator: &StackAllocator, now: Instant) -> Vec<usize> {
         let mut released = self.warm.decay(now);
-        released.extend(allocator.warm.lock().unwrap_or_else(|e| e.into_inner()).decay(now));
+        released.extend(allocator.warm.lock().decay(now));
         released
     }
 }
@@ -500,9 +501,9 @@ mod tests {
         }
         let late = start + DECAY_STEP;
         assert!(a.decay(&alloc, late).len() <= LOCAL_WARM_MAX, "only b's own unused stacks may go");
-        let shared_before = alloc.warm.lock().unwrap().stacks.len();
+        let shared_before = alloc.warm.lock().stacks.len();
         b.decay(&alloc, late + Duration::from_millis(1));
-        assert_eq!(alloc.warm.lock().unwrap().stacks.len(), shared_before, "a second step right after the first");
+        assert_eq!(alloc.warm.lock().stacks.len(), shared_before, "a second step right after the first");
     }
 
     #[test]

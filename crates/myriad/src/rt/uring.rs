@@ -22,12 +22,13 @@
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use io_uring::{squeue, IoUring};
 
 use super::dump::WaitReason;
 use super::event_fd::EventFd;
+use super::lock::Mutex;
 use super::wait::{self, Wake};
 use super::worker::{self, WorkerShared};
 
@@ -93,7 +94,7 @@ impl Ring {
     /// hand-over leaves it queued for the next one, done by the next
     /// operation or by `reap`).
     fn push_and_submit(&self, entry: &squeue::Entry) -> io::Result<()> {
-        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ring = self.ring.lock();
         // SAFETY: (for `push`) our caller keeps the entry's buffers and slot
         // valid until its completion has been delivered.
         while unsafe { ring.submission().push(entry) }.is_err() {
@@ -114,7 +115,7 @@ impl Ring {
                 Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {
                     drop(ring);
                     self.reap();
-                    ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+                    ring = self.ring.lock();
                 }
                 Err(err) => {
                     super::report::warn(&format!("myriad: io_uring submission deferred: {err}"));
@@ -129,7 +130,7 @@ impl Ring {
     /// submissions a failed `submit` left queued.
     pub fn reap(&self) {
         self.eventfd.drain();
-        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ring = self.ring.lock();
         loop {
             self.deliver(&mut ring);
             // Completions that did not fit in the completion queue wait in

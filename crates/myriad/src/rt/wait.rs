@@ -23,10 +23,11 @@
 //! the switch in step 3 has happened.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dump::WaitReason;
+use super::lock::{Condvar, Mutex};
 use super::task::{Task, TaskRef};
 use super::worker;
 
@@ -152,7 +153,7 @@ impl OsWaiter {
         }
         // Taking the lock orders this notification after the waiter's last
         // look at the state (it looks and sleeps under the lock).
-        drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(self.lock.lock());
         self.condvar.notify_one();
         true
     }
@@ -165,17 +166,17 @@ impl OsWaiter {
                 std::hint::spin_loop();
             }
         }
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.lock.lock();
         while self.wait.is_current(epoch) {
             match deadline {
-                None => guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                None => guard = self.condvar.wait(guard),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         self.wait.end(epoch, Woken::TimedOut);
                         break;
                     }
-                    guard = self.condvar.wait_timeout(guard, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+                    guard = self.condvar.wait_timeout(guard, deadline - now).0;
                 }
             }
         }
@@ -318,12 +319,12 @@ fn block_os(deadline: Option<Instant>, may_give_up: bool, register: impl FnOnce(
     if main {
         // For the deadlock detector: the main thread waits with nothing
         // but a myriad wake-up to end it.
-        *MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()) = Some((os.clone(), epoch));
+        *MAIN_WAIT.lock() = Some((os.clone(), epoch));
     }
     register(Wake { waiter: Waiter::Os(os.clone()), epoch });
     let woken = os.wait(epoch, deadline);
     if main {
-        MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()).take();
+        MAIN_WAIT.lock().take();
         // With no deadline, only the detector times a wait out.
         if woken == Woken::TimedOut && DEADLOCK_PANIC.load(Ordering::Acquire) {
             return Woken::Abandoned;
@@ -362,13 +363,13 @@ fn is_main_thread() -> bool {
 
 /// Whether the main thread is blocked in a myriad wait with no deadline.
 pub fn main_thread_blocked() -> bool {
-    MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|(os, epoch)| os.wait.is_current(*epoch))
+    MAIN_WAIT.lock().as_ref().is_some_and(|(os, epoch)| os.wait.is_current(*epoch))
 }
 
 /// Ends the main thread's wait so that it panics with a deadlock message.
 pub fn panic_main_thread() {
     DEADLOCK_PANIC.store(true, Ordering::Release);
-    if let Some((os, epoch)) = MAIN_WAIT.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+    if let Some((os, epoch)) = MAIN_WAIT.lock().clone() {
         os.end(epoch, Woken::TimedOut);
     }
 }

@@ -60,7 +60,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
@@ -69,6 +69,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use super::cell_cache::CellCache;
 use super::dump::WaitReason;
 use super::fatal::AbortOnUnwind;
+use super::lock::Mutex;
 use super::overflow;
 use super::poller::Poller;
 use super::reactor;
@@ -269,13 +270,13 @@ impl WorkerShared {
     pub fn poll(&self, timeout: Option<Duration>, try_only: bool) {
         let _guard = if try_only {
             match self.poll_lock.try_lock() {
-                Ok(guard) => guard,
-                Err(_) => return,
+                Some(guard) => guard,
+                None => return,
             }
         } else {
-            self.poll_lock.lock().unwrap_or_else(|e| e.into_inner())
+            self.poll_lock.lock()
         };
-        let retired = std::mem::take(&mut *self.retired.lock().unwrap_or_else(|e| e.into_inner()));
+        let retired = std::mem::take(&mut *self.retired.lock());
         // SAFETY: every event of the previous wait on this poller has been
         // dispatched (under `poll_lock`), so nothing can name these sources.
         unsafe { reactor::release_retired(retired) };
@@ -322,13 +323,13 @@ impl WorkerShared {
     /// Takes back epoll's reference to a source removed from the poller
     /// (see `reactor.rs`).
     pub fn retire(&self, source: usize) {
-        self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(source);
+        self.retired.lock().push(source);
         self.registrations.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Hands a woken thread pinned to this worker over from another thread.
     fn post(&self, task: TaskRef) {
-        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        self.inbox.lock().push(task);
         self.has_mail.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         self.wake_if_sleeping();
@@ -346,7 +347,7 @@ impl WorkerShared {
     fn take_mail(&self, into: &mut VecDeque<TaskRef>) {
         if self.has_mail.load(Ordering::Acquire) {
             self.has_mail.store(false, Ordering::SeqCst);
-            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            let mut inbox = self.inbox.lock();
             into.extend(inbox.drain(..));
         }
     }

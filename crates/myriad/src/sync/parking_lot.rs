@@ -52,7 +52,8 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
+
+use crate::rt::lock::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
@@ -137,7 +138,7 @@ impl Bucket {
     fn lock(&self) -> StdMutexGuard<'_, Queue> {
         // No user code runs under a bucket lock, so it cannot be poisoned in
         // a way that matters; keep going if it is.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+        self.queue.lock()
     }
 }
 

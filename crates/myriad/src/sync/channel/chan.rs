@@ -32,7 +32,9 @@
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
+use std::sync::Arc;
+
+use crate::rt::lock::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
 
 use super::select::{Ctx, RETRY};
 
@@ -40,11 +42,11 @@ use super::select::{Ctx, RETRY};
 pub(crate) type Slot<T> = Arc<StdMutex<Option<T>>>;
 
 pub(crate) fn take_slot<T>(slot: &Slot<T>) -> Option<T> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+    slot.lock().take()
 }
 
 fn fill_slot<T>(slot: &Slot<T>, value: T) {
-    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+    *slot.lock() = Some(value);
 }
 
 pub(crate) struct Waiter<T> {
@@ -85,7 +87,7 @@ impl<T> Chan<T> {
 
     pub(crate) fn lock(&self) -> StdMutexGuard<'_, Inner<T>> {
         // No user code runs under the lock; a poisoned one is still sound.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock()
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {

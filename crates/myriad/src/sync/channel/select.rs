@@ -24,7 +24,9 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
+
+use crate::rt::lock::Mutex as StdMutex;
 use std::time::{Duration, Instant};
 
 use super::chan::{take_slot, Chan, Slot};
