@@ -272,10 +272,12 @@ impl<T: 'static> fmt::Debug for LocalKey<T> {
 #[macro_export]
 macro_rules! thread_local {
     () => {};
-    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }; $($rest:tt)*) => (
+    // `const { ... }`: any block, statements included, as std accepts; the
+    // block is evaluated like any other initializer (on first use).
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const $init:block; $($rest:tt)*) => (
         $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init; $($rest)*);
     );
-    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }) => (
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const $init:block) => (
         $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init);
     );
     ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => (
