@@ -5,6 +5,13 @@
 //! access and dropped when the thread ends (before `join` returns). On an OS
 //! thread the value is stored per OS thread, as std's would be.
 //!
+//! When a myriad thread ends its values are destroyed as std destroys its
+//! own: one at a time, each key refusing access (`AccessError`) from the
+//! moment its own value starts being dropped, while keys not destroyed yet
+//! still work — even one first used by another value's destructor, whose
+//! value is then destroyed in turn. Each key is destroyed at most once per
+//! thread, so this ends.
+//!
 //! Each key gets an index on first use; a thread's values live in a vector
 //! indexed by it, each boxed so that a reference handed to `with` stays
 //! valid while other keys are initialised.
@@ -16,8 +23,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::rt::worker;
 
-/// A thread's values, by key index (`None`: not created yet).
-type Values = Vec<Option<Box<dyn Any>>>;
+/// One key's value on one thread.
+enum Slot {
+    /// Not created yet (or never will be).
+    Empty,
+    Alive(Box<dyn Any>),
+    /// Dropped, or being dropped, at the thread's end: access fails.
+    Destroyed,
+}
+
+/// A thread's values, by key index.
+type Values = Vec<Slot>;
 
 /// The values of one thread's keys, boxed on first use (most threads use
 /// none, and this sits in every thread's header).
@@ -48,20 +64,31 @@ fn with_locals<R>(f: impl FnOnce(&mut Locals) -> R) -> R {
     })
 }
 
-/// Drops the calling myriad thread's values (at its end, on its stack).
+/// Drops the calling myriad thread's values (at its end, on its stack),
+/// one at a time, latest key first, until none is left (a value's drop
+/// may create values of keys not destroyed yet; see the module docs).
 pub(crate) fn destroy_current() {
     loop {
-        let values = with_locals(|locals| {
-            locals.destroyed = true;
-            locals.values.take()
+        let value = with_locals(|locals| {
+            let values = locals.values.as_deref_mut()?;
+            let slot = values.iter_mut().rev().find(|slot| matches!(slot, Slot::Alive(_)))?;
+            match std::mem::replace(slot, Slot::Destroyed) {
+                Slot::Alive(value) => Some(value),
+                Slot::Empty | Slot::Destroyed => None,
+            }
         });
-        match values {
-            // A value's drop may touch keys; those accesses fail now, so
-            // none are added, but look again to be sure nothing is left.
-            Some(values) => drop(values),
-            None => return,
+        match value {
+            // Dropped outside the borrow: the drop may use other keys.
+            Some(value) => drop(value),
+            None => break,
         }
     }
+    let values = with_locals(|locals| {
+        locals.destroyed = true;
+        locals.values.take()
+    });
+    // Only `Empty` and `Destroyed` markers are left.
+    drop(values);
 }
 
 /// The error `try_with` returns for a value accessed while the thread's
@@ -131,26 +158,48 @@ impl<T: 'static> LocalKey<T> {
             if locals.destroyed {
                 return Err(AccessError);
             }
-            let values = locals.values.as_deref();
-            Ok(values.and_then(|values| values.get(index)).and_then(|v| v.as_ref()).map(|v| value_ptr::<T>(v)))
+            match locals.values.as_deref().and_then(|values| values.get(index)) {
+                Some(Slot::Alive(value)) => Ok(Some(value_ptr::<T>(value))),
+                Some(Slot::Destroyed) => Err(AccessError),
+                Some(Slot::Empty) | None => Ok(None),
+            }
         })?;
         if let Some(ptr) = existing {
             return Ok(ptr);
         }
         // Initialise outside any borrow: `init` may use other keys.
         let value: Box<dyn Any> = Box::new((self.init)());
-        with_locals(move |locals| {
+        // A value that is not stored comes back out, to be dropped after
+        // the borrow ends: its drop is user code, which may use keys.
+        let mut unused = None;
+        let result = with_locals(|locals| {
             if locals.destroyed {
-                // Dropped after the borrow ends, by the caller's frame.
+                unused = Some(value);
                 return Err(AccessError);
             }
             let values = locals.values.get_or_insert_with(Box::default);
             if values.len() <= index {
-                values.resize_with(index + 1, || None);
+                values.resize_with(index + 1, || Slot::Empty);
             }
-            let slot = values[index].get_or_insert(value);
-            Ok(value_ptr::<T>(slot))
-        })
+            let slot = &mut values[index];
+            match slot {
+                // `init` used this key itself (recursively) and won: keep
+                // that value.
+                Slot::Alive(_) => unused = Some(value),
+                // Destroyed while `init` ran (a destructor's `init`).
+                Slot::Destroyed => {
+                    unused = Some(value);
+                    return Err(AccessError);
+                }
+                Slot::Empty => *slot = Slot::Alive(value),
+            }
+            match slot {
+                Slot::Alive(value) => Ok(value_ptr::<T>(value)),
+                Slot::Empty | Slot::Destroyed => Err(AccessError),
+            }
+        });
+        drop(unused);
+        result
     }
 
     /// Runs `f` with a reference to this thread's value, creating it first
