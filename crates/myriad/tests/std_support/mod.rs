@@ -67,7 +67,8 @@ macro_rules! std_tests {
             $($myriad_attr)*
             #[allow(clippy::all)]
             fn myriad() {
-                $crate::std_support::on_myriad(move || $body)
+                fn body() $body
+                $crate::std_support::on_myriad(body)
             }
         }
     };
