@@ -14,7 +14,10 @@
 //! body's panic with its payload, so `#[should_panic(expected = ..)]` works
 //! for both. Attributes before the `fn` apply to both runs; a
 //! `#[myriad(..)]` first adds attributes to the myriad run only (for
-//! instance `#[myriad(ignore = "reason")]`).
+//! instance `#[myriad(ignore = "reason")]`). A `#[sequential]` first makes
+//! one test, `name::os_then_myriad`, running the two one after the other:
+//! for bodies that use a name shared by the whole machine (an abstract
+//! Unix socket name), which the two runs at once would fight over.
 //!
 //! The rest are small stand-ins for std-internal test helpers (`tmpdir`,
 //! `next_test_ip4`, `test_rng`, ...): loopback addresses only, and ports
@@ -39,6 +42,30 @@ macro_rules! std_tests {
         $($rest:tt)*
     ) => {
         std_tests!(@one [$(#[$attr])*] [$(#[$myriad_attr])*] $name $body);
+        std_tests!($($rest)*);
+    };
+    (
+        #[sequential]
+        $(#[$attr:meta])*
+        fn $name:ident() $body:block
+        $($rest:tt)*
+    ) => {
+        #[allow(non_snake_case)]
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The body on the harness's OS thread, then inside a myriad
+            /// thread: for bodies that take a machine-wide name.
+            #[test]
+            $(#[$attr])*
+            #[allow(clippy::all)]
+            fn os_then_myriad() {
+                fn body() $body
+                body();
+                $crate::std_support::on_myriad(body)
+            }
+        }
         std_tests!($($rest)*);
     };
     (
@@ -192,5 +219,57 @@ impl Rng {
             let bytes = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&bytes[..chunk.len()]);
         }
+    }
+}
+
+/// std's `os::unix::net::SUN_PATH_MAX_LEN`: the room for a path in a
+/// `sockaddr_un`.
+pub const SUN_PATH_MAX_LEN: usize = {
+    // SAFETY: an all-zero `sockaddr_un` is a valid value (integers and a
+    // byte array); it is only measured.
+    let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_path.len()
+};
+
+/// std's `net::tests::ZeroedMmap`: `len` zero bytes of read-only anonymous
+/// memory, which costs nothing until read (for datagrams too large to send).
+pub struct ZeroedMmap {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl ZeroedMmap {
+    pub fn new(len: usize) -> ZeroedMmap {
+        // SAFETY: a fresh anonymous private mapping; no memory of ours is
+        // touched.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(ptr, libc::MAP_FAILED, "mmap: {}", std::io::Error::last_os_error());
+        ZeroedMmap { ptr, len }
+    }
+}
+
+impl std::ops::Deref for ZeroedMmap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes (zeros), alive and
+        // never written until `drop` unmaps it.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for ZeroedMmap {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once; no slice of it
+        // outlives `self`.
+        unsafe { libc::munmap(self.ptr, self.len) };
     }
 }
