@@ -19,6 +19,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::rt::worker;
@@ -50,7 +51,26 @@ impl Locals {
 
 thread_local! {
     /// Values of myriad keys used on an OS thread (not a myriad thread).
-    static OS_LOCALS: UnsafeCell<Locals> = const { UnsafeCell::new(Locals::new()) };
+    /// `ManuallyDrop`: no drop glue, so std registers no destructor for it
+    /// and it stays usable while the OS thread's std thread-locals are
+    /// destroyed — where `OS_GUARD` destroys these values, key by key, as
+    /// a myriad thread's end does (a value's drop may use other keys).
+    static OS_LOCALS: UnsafeCell<ManuallyDrop<Locals>> =
+        const { UnsafeCell::new(ManuallyDrop::new(Locals::new())) };
+    /// Destroys `OS_LOCALS`'s values when the OS thread exits; touched on
+    /// every use of `OS_LOCALS`, which registers its destructor with std.
+    static OS_GUARD: OsGuard = const { OsGuard };
+}
+
+/// See `OS_GUARD`.
+struct OsGuard;
+
+impl Drop for OsGuard {
+    fn drop(&mut self) {
+        // Off any myriad thread (this is an OS thread's exit), so this
+        // works on `OS_LOCALS`.
+        destroy_current();
+    }
 }
 
 /// Runs `f` on the calling thread's `Locals`. `f` must not run user code.
@@ -59,12 +79,19 @@ fn with_locals<R>(f: impl FnOnce(&mut Locals) -> R) -> R {
         // SAFETY: the thread itself, running; `f` runs no user code, so no
         // other borrow of `own` can begin before this one ends.
         Some(task) => f(unsafe { &mut task.own().locals }),
-        // SAFETY: as above, for this OS thread's storage.
-        None => OS_LOCALS.with(|locals| f(unsafe { &mut *locals.get() })),
+        None => {
+            // Fails only once the guard is gone (the values are then
+            // destroyed and `destroyed` refuses new ones).
+            let _ = OS_GUARD.try_with(|_| {});
+            // SAFETY: as above, for this OS thread's storage. `OS_LOCALS`
+            // has no destructor, so `with` cannot fail.
+            OS_LOCALS.with(|locals| f(unsafe { &mut *locals.get() }))
+        }
     })
 }
 
-/// Drops the calling myriad thread's values (at its end, on its stack),
+/// Drops the calling thread's values (a myriad thread's at its end, on its
+/// stack; an OS thread's when it exits, from `OS_GUARD`),
 /// one at a time, latest key first, until none is left (a value's drop
 /// may create values of keys not destroyed yet; see the module docs).
 pub(crate) fn destroy_current() {
@@ -215,7 +242,29 @@ impl<T: 'static> LocalKey<T> {
         self.try_with(f).expect("cannot access a myriad thread-local value during or after destruction")
     }
 
-    /// As `with`, but returns an error instead of panicking.
+    /// As `with`, but returns an error instead of panicking: when called
+    /// from the destructor of this key's own value, or after it ran. Other
+    /// keys still work while a thread's values are destroyed, as std's do.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// struct Report;
+    /// impl Drop for Report {
+    ///     fn drop(&mut self) {
+    ///         // Its own key is gone; another key still works (and is
+    ///         // destroyed after this).
+    ///         assert!(REPORT.try_with(|_| ()).is_err());
+    ///         assert!(COUNT.try_with(|c| c.get()).is_ok());
+    ///     }
+    /// }
+    /// myriad::thread_local! {
+    ///     static REPORT: Report = Report;
+    ///     static COUNT: Cell<u32> = Cell::new(0);
+    /// }
+    /// // The same on a myriad thread and on an OS thread.
+    /// myriad::thread::spawn(|| REPORT.with(|_| ())).join().unwrap();
+    /// std::thread::spawn(|| REPORT.with(|_| ())).join().unwrap();
+    /// ```
     pub fn try_with<F, R>(&'static self, f: F) -> Result<R, AccessError>
     where
         F: FnOnce(&T) -> R,
