@@ -1049,7 +1049,6 @@ mod mpsc {
             assert_eq!(count_rx.recv().unwrap(), 4);
         }
 
-        #[myriad(ignore = "issue 13: coop budget")]
         fn test_recv_try_iter() {
             let (request_tx, request_rx) = channel();
             let (response_tx, response_rx) = channel();
