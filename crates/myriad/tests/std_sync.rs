@@ -2057,6 +2057,7 @@ mod once {
                     for _ in 0..4 {
                         thread::yield_now()
                     }
+                    // SAFETY: (added in the port) `RUN` is written only inside the `Once`, once, and read after it completed (which orders the write first).
                     unsafe {
                         O.call_once(|| {
                             assert!(!RUN);
@@ -2068,6 +2069,7 @@ mod once {
                 });
             }
 
+            // SAFETY: (added in the port) as above.
             unsafe {
                 O.call_once(|| {
                     assert!(!RUN);

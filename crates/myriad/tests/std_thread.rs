@@ -87,6 +87,7 @@ mod thread_tests {
 
                 // But the system is limited -- make sure we successfully set a truncation.
                 let mut buf = vec![0u8; long_name.len() + 1];
+                // SAFETY: (added in the port) `buf` is writable for `buf.len()` bytes, and the call writes at most that many.
                 unsafe {
                     libc::pthread_getname_np(libc::pthread_self(), buf.as_mut_ptr().cast(), buf.len());
                 }
@@ -565,6 +566,7 @@ mod thread_local_tests {
             fn run(key: &'static LocalKey<UnsafeCell<Option<NotifyOnDrop>>>) {
                 let signal = Signal::default();
                 let signal2 = signal.clone();
+                // SAFETY: (added in the port) the `UnsafeCell` is this thread's own key value, written with no other borrow of it alive.
                 let t = thread::spawn(move || unsafe {
                     let mut signal = Some(signal2);
                     key.with(|f| {
@@ -591,6 +593,7 @@ mod thread_local_tests {
 
             impl Drop for S1 {
                 fn drop(&mut self) {
+                    // SAFETY: (added in the port) `HITS` is touched only by the one thread the test runs at a time (spawned, then joined).
                     unsafe {
                         HITS += 1;
                         if self.1.try_with(|_| ()).is_err() {
@@ -607,6 +610,7 @@ mod thread_local_tests {
             }
             impl Drop for S2 {
                 fn drop(&mut self) {
+                    // SAFETY: (added in the port) as above: `HITS` has one user at a time; the cell is this thread's own, with no other borrow.
                     unsafe {
                         HITS += 1;
                         assert!(self.0.try_with(|_| ()).is_ok());
@@ -622,6 +626,7 @@ mod thread_local_tests {
             .join()
             .unwrap();
 
+            // SAFETY: (added in the port) the thread that used `HITS` has been joined.
             unsafe {
                 HITS = 0;
             }
@@ -645,12 +650,14 @@ mod thread_local_tests {
                 }
             }
 
+            // SAFETY: (added in the port) the `UnsafeCell` is this thread's own key value, with no other borrow of it alive.
             thread::spawn(move || unsafe {
                 K1.with(|s| *s.get() = Some(S1(&K1)));
             })
             .join()
             .unwrap();
 
+            // SAFETY: (added in the port) as above.
             thread::spawn(move || unsafe {
                 K2.with(|s| *s.get() = Some(S1(&K2)));
             })
@@ -668,6 +675,7 @@ mod thread_local_tests {
             impl Drop for S1 {
                 fn drop(&mut self) {
                     let S1(ref signal) = *self;
+                    // SAFETY: (added in the port) K2's `UnsafeCell` is this thread's own, with no other borrow of it alive.
                     unsafe {
                         let _ = K2.try_with(|s| *s.get() = Some(NotifyOnDrop(signal.clone())));
                     }
@@ -676,6 +684,7 @@ mod thread_local_tests {
 
             let signal = Signal::default();
             let signal2 = signal.clone();
+            // SAFETY: (added in the port) K1's `UnsafeCell` is this thread's own, with no other borrow of it alive.
             let _t = thread::spawn(move || unsafe {
                 let mut signal = Some(signal2);
                 K1.with(|s| *s.get() = Some(S1(signal.take().unwrap())));
@@ -691,6 +700,7 @@ mod thread_local_tests {
             impl Drop for S1 {
                 fn drop(&mut self) {
                     let S1(ref signal) = *self;
+                    // SAFETY: (added in the port) K2's `UnsafeCell` is this thread's own, with no other borrow of it alive.
                     unsafe {
                         let _ = K2.try_with(|s| *s.get() = Some(NotifyOnDrop(signal.clone())));
                     }
@@ -699,6 +709,7 @@ mod thread_local_tests {
 
             let signal = Signal::default();
             let signal2 = signal.clone();
+            // SAFETY: (added in the port) K1's `UnsafeCell` is this thread's own, with no other borrow of it alive.
             let _t = thread::spawn(move || unsafe {
                 let mut signal = Some(signal2);
                 K1.with(|s| *s.get() = Some(S1(signal.take().unwrap())));
