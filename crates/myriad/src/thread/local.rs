@@ -367,6 +367,20 @@ impl<T: 'static> fmt::Debug for LocalKey<T> {
 /// let seen = myriad::thread::spawn(|| NAMES.with_borrow(|v| v.len())).join().unwrap();
 /// assert_eq!(seen, 0);
 /// ```
+///
+/// A `const { ... }` initializer is accepted as std accepts it, statements
+/// included; here it is evaluated on first use, like any other.
+///
+/// ```
+/// use std::cell::Cell;
+/// myriad::thread_local! {
+///     static LIMIT: Cell<u32> = const {
+///         let base = 10;
+///         Cell::new(base * 4)
+///     };
+/// }
+/// assert_eq!(LIMIT.get(), 40);
+/// ```
 #[macro_export]
 macro_rules! thread_local {
     () => {};
