@@ -2310,7 +2310,9 @@ mod once_lock {
             assert_eq!(fib[5], 8)
         }
 
-        #[ignore = "deliberate: myriad threads are not preempted; the readers spin on OnceLock::get without a myriad call, so on a loaded machine (where the stall monitor sees them preempted, not stalled) the writers never get a worker and it hangs"]
+        // Its readers spin on `OnceLock::get` without a myriad call: when
+        // they hold every worker, the stall monitor rescues the writers
+        // (TESTING.md).
         fn sync_once_cell_does_not_leak_partially_constructed_boxes() {
             static ONCE_CELL: OnceLock<String> = OnceLock::new();
 
