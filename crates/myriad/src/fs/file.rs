@@ -236,6 +236,168 @@ impl File {
     pub fn set_modified(&self, time: std::time::SystemTime) -> io::Result<()> {
         crate::blocking(|| self.inner.set_modified(time))
     }
+
+    /// Takes an exclusive advisory lock on the file (flock `LOCK_EX`),
+    /// waiting while another handle holds any lock, as
+    /// [`std::fs::File::lock`] (Rust 1.89). The wait runs on the offload
+    /// pool ([`crate::blocking`]), so only the calling myriad thread waits.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-lock-{}", std::process::id()));
+    /// let a = myriad::fs::File::create(&path)?;
+    /// let b = myriad::fs::File::open(&path)?;
+    /// a.lock()?;
+    /// assert!(b.try_lock_shared().is_err());
+    /// a.unlock()?;
+    /// b.lock_shared()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn lock(&self) -> io::Result<()> {
+        crate::blocking(|| flock(&self.inner, libc::LOCK_EX))
+    }
+
+    /// Takes a shared advisory lock (flock `LOCK_SH`), waiting while
+    /// another handle holds the exclusive lock, as
+    /// [`std::fs::File::lock_shared`]; the wait runs on the offload pool.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-lock-sh-{}", std::process::id()));
+    /// let a = myriad::fs::File::create(&path)?;
+    /// let b = myriad::fs::File::open(&path)?;
+    /// a.lock_shared()?;
+    /// b.lock_shared()?;
+    /// assert!(b.try_lock().is_err());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn lock_shared(&self) -> io::Result<()> {
+        crate::blocking(|| flock(&self.inner, libc::LOCK_SH))
+    }
+
+    /// Takes the exclusive lock if no other handle holds any lock, without
+    /// waiting (flock `LOCK_EX | LOCK_NB`, made in place), as
+    /// [`std::fs::File::try_lock`]: [`TryLockError::WouldBlock`] if it is
+    /// held.
+    ///
+    /// ```
+    /// use myriad::fs::TryLockError;
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-try-lock-{}", std::process::id()));
+    /// let a = myriad::fs::File::create(&path)?;
+    /// let b = myriad::fs::File::open(&path)?;
+    /// a.try_lock().unwrap();
+    /// assert!(matches!(b.try_lock(), Err(TryLockError::WouldBlock)));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_lock(&self) -> Result<(), TryLockError> {
+        try_flock(&self.inner, libc::LOCK_EX)
+    }
+
+    /// Takes a shared lock if no other handle holds the exclusive one,
+    /// without waiting, as [`std::fs::File::try_lock_shared`].
+    ///
+    /// ```
+    /// use myriad::fs::TryLockError;
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-try-lock-sh-{}", std::process::id()));
+    /// let a = myriad::fs::File::create(&path)?;
+    /// let b = myriad::fs::File::open(&path)?;
+    /// a.try_lock_shared().unwrap();
+    /// b.try_lock_shared().unwrap();
+    /// // A shared lock held by another handle keeps the exclusive one out.
+    /// assert!(matches!(a.try_lock(), Err(TryLockError::WouldBlock)));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_lock_shared(&self) -> Result<(), TryLockError> {
+        try_flock(&self.inner, libc::LOCK_SH)
+    }
+
+    /// Releases this handle's lock (flock `LOCK_UN`, which never waits), as
+    /// [`std::fs::File::unlock`]. Closing the last handle to the open file
+    /// releases it too.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("myriad-doc-unlock-{}", std::process::id()));
+    /// let a = myriad::fs::File::create(&path)?;
+    /// let b = myriad::fs::File::open(&path)?;
+    /// a.lock()?;
+    /// a.unlock()?;
+    /// b.try_lock().unwrap();
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn unlock(&self) -> io::Result<()> {
+        flock(&self.inner, libc::LOCK_UN)
+    }
+}
+
+/// flock(2) on `file`, retried on EINTR.
+fn flock(file: &std::fs::File, operation: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock takes a descriptor (open while `file` is borrowed)
+        // and flags; it touches no memory of ours.
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// flock(2) with `LOCK_NB`: never waits, so made on the calling thread.
+fn try_flock(file: &std::fs::File, operation: libc::c_int) -> Result<(), TryLockError> {
+    match flock(file, operation | libc::LOCK_NB) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(TryLockError::WouldBlock),
+        Err(err) => Err(TryLockError::Error(err)),
+    }
+}
+
+/// Why [`File::try_lock`] or [`File::try_lock_shared`] did not take the
+/// lock, as [`std::fs::TryLockError`] (Rust 1.89; defined here because
+/// this crate builds on older compilers too).
+///
+/// ```
+/// use myriad::fs::TryLockError;
+/// let e: std::io::Error = TryLockError::WouldBlock.into();
+/// assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+/// ```
+#[derive(Debug)]
+pub enum TryLockError {
+    /// The lock could not be taken for another reason than being held.
+    Error(io::Error),
+    /// Another handle holds a lock that conflicts with this one.
+    WouldBlock,
+}
+
+impl fmt::Display for TryLockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryLockError::Error(_) => "lock acquisition failed due to I/O error".fmt(f),
+            TryLockError::WouldBlock => "lock acquisition failed because the operation would block".fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TryLockError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TryLockError::Error(err) => Some(err),
+            TryLockError::WouldBlock => None,
+        }
+    }
+}
+
+impl From<TryLockError> for io::Error {
+    fn from(err: TryLockError) -> io::Error {
+        match err {
+            TryLockError::Error(err) => err,
+            TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
+        }
+    }
 }
 
 impl fmt::Debug for File {

@@ -64,7 +64,7 @@ mod route;
 mod whole_file;
 
 pub use dir_builder::DirBuilder;
-pub use file::File;
+pub use file::{File, TryLockError};
 pub use open_options::OpenOptions;
 pub use paths::{
     canonicalize, create_dir, create_dir_all, exists, hard_link, metadata, read_link, remove_dir, remove_dir_all,

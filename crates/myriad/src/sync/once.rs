@@ -132,6 +132,25 @@ impl Once {
         self.wait_inner(false);
     }
 
+    /// Blocks until a call has completed, as [`wait`](Once::wait), but
+    /// does not panic when an earlier call panicked: it keeps waiting for
+    /// a later call (such as a [`call_once_force`](Once::call_once_force))
+    /// to complete. As std's `Once::wait_force`.
+    ///
+    /// ```
+    /// use myriad::sync::{Arc, Once};
+    /// let once = Arc::new(Once::new());
+    /// let _ = std::panic::catch_unwind(|| once.call_once(|| panic!("poisons")));
+    /// let o = once.clone();
+    /// let h = myriad::thread::spawn(move || o.wait_force());
+    /// once.call_once_force(|state| assert!(state.is_poisoned()));
+    /// h.join().unwrap();
+    /// assert!(once.is_completed());
+    /// ```
+    pub fn wait_force(&self) {
+        self.wait_inner(true);
+    }
+
     /// Waits for completion; with `ignore_poison`, keeps waiting through
     /// poisoned states for a successful call.
     pub(crate) fn wait_inner(&self, ignore_poison: bool) {

@@ -2,17 +2,28 @@
 //! [`Once`] so that threads waiting for another's initialization park
 //! instead of blocking their worker.
 //!
-//! The value lives in an `UnsafeCell<MaybeUninit<T>>` written only by the
+//! The value lives in an `UnsafeCell<Option<T>>` written only by the
 //! thread that runs the `Once`'s closure, and read only after the `Once`
 //! completed (Acquire), which is the invariant behind the `Sync` impls.
 //! An initializer that panics leaves the cell empty (the `Once` poisoned
 //! but forced through by the next attempt), as std does.
+//!
+//! # Why `Option<T>` and no `Drop`
+//!
+//! std keeps `MaybeUninit<T>` and drops it in a `Drop` impl marked
+//! `#[may_dangle] T` (nightly-only), which tells the drop checker that
+//! dropping a `OnceLock<T>` only drops its `T`. So a `OnceLock<&'a T>` may
+//! be dropped after `'a` ends (std's test `dropck`). On stable, any `Drop`
+//! impl on `OnceLock<T>` makes the checker assume the impl may use `T`'s
+//! borrows, and requires them alive. Instead, `OnceLock` has no `Drop`:
+//! the value is an `Option<T>`, whose drop glue drops exactly the `T`
+//! (checked like any field: a `&'a T` has no drop glue, so `'a` may have
+//! ended). `Some` is written only together with completing the `Once`,
+//! and taken out only with `&mut self`, so the two always agree.
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::marker::PhantomData;
-use std::mem::MaybeUninit;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use super::Once;
@@ -32,8 +43,8 @@ use super::Once;
 /// ```
 pub struct OnceLock<T> {
     once: Once,
-    value: UnsafeCell<MaybeUninit<T>>,
-    _marker: PhantomData<T>,
+    /// `Some` exactly when `once` is complete (see the module docs).
+    value: UnsafeCell<Option<T>>,
 }
 
 // SAFETY: as std: the value is written once by one thread and then shared
@@ -50,15 +61,16 @@ impl<T: UnwindSafe> UnwindSafe for OnceLock<T> {}
 impl<T> OnceLock<T> {
     /// An empty cell.
     pub const fn new() -> OnceLock<T> {
-        OnceLock { once: Once::new(), value: UnsafeCell::new(MaybeUninit::uninit()), _marker: PhantomData }
+        OnceLock { once: Once::new(), value: UnsafeCell::new(None) }
     }
 
     /// The value, if initialized.
     pub fn get(&self) -> Option<&T> {
         if self.once.is_completed() {
             // SAFETY: completion (seen with Acquire) means the value was
-            // written, and it is never written again while shared.
-            Some(unsafe { (*self.value.get()).assume_init_ref() })
+            // written before it, and it is never written again while the
+            // cell is shared, so this shared borrow races with no write.
+            unsafe { (*self.value.get()).as_ref() }
         } else {
             None
         }
@@ -67,8 +79,7 @@ impl<T> OnceLock<T> {
     /// A mutable reference to the value, if initialized.
     pub fn get_mut(&mut self) -> Option<&mut T> {
         if self.once.is_completed() {
-            // SAFETY: initialized, and the borrow is exclusive.
-            Some(unsafe { self.value.get_mut().assume_init_mut() })
+            self.value.get_mut().as_mut()
         } else {
             None
         }
@@ -118,7 +129,7 @@ impl<T> OnceLock<T> {
             let value = f();
             // SAFETY: only the thread running the `Once`'s closure writes,
             // and no reader exists until the `Once` completes.
-            unsafe { (*slot.get()).write(value) };
+            unsafe { *slot.get() = Some(value) };
         });
         self.get().expect("the Once completed")
     }
@@ -139,21 +150,8 @@ impl<T> OnceLock<T> {
     pub fn take(&mut self) -> Option<T> {
         if self.once.is_completed() {
             self.once = Once::new();
-            // SAFETY: the value was initialized and the `Once` now says it
-            // is not, so it is read out exactly once.
-            Some(unsafe { self.value.get_mut().assume_init_read() })
-        } else {
-            None
         }
-    }
-}
-
-impl<T> Drop for OnceLock<T> {
-    fn drop(&mut self) {
-        if self.once.is_completed() {
-            // SAFETY: initialized, and dropped once, here.
-            unsafe { self.value.get_mut().assume_init_drop() };
-        }
+        self.value.get_mut().take()
     }
 }
 
@@ -241,10 +239,56 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
     }
 }
 
+impl<T, F: FnOnce() -> T> LazyLock<T, F> {
+    /// Forces initialization through an exclusive reference and returns
+    /// the value mutably, as std's `LazyLock::force_mut`. No other thread
+    /// can be initializing it, so nothing waits. Panics if the initializer
+    /// panicked before (here or in [`force`](LazyLock::force)).
+    ///
+    /// ```
+    /// use myriad::sync::LazyLock;
+    /// let mut lazy = LazyLock::new(|| vec![1, 2]);
+    /// LazyLock::force_mut(&mut lazy).push(3);
+    /// assert_eq!(*lazy, [1, 2, 3]);
+    /// ```
+    pub fn force_mut(this: &mut LazyLock<T, F>) -> &mut T {
+        let cell = &mut this.cell;
+        if !cell.once.is_completed() {
+            // Taken before running it: if it panics, the lock stays
+            // poisoned (no initializer left), as in `force`.
+            let value = match this.init.get_mut().take() {
+                Some(f) => f(),
+                None => panic!("LazyLock instance has previously been poisoned"),
+            };
+            *cell.value.get_mut() = Some(value);
+            // Marks the value present; the closure does nothing, and with
+            // `&mut` no other thread can be waiting.
+            cell.once.call_once_force(|_| {});
+        }
+        match cell.value.get_mut() {
+            Some(value) => value,
+            None => unreachable!("a completed OnceLock holds its value"),
+        }
+    }
+}
+
 impl<T, F: FnOnce() -> T> Deref for LazyLock<T, F> {
     type Target = T;
     fn deref(&self) -> &T {
         LazyLock::force(self)
+    }
+}
+
+/// As std (1.89): `*lazy = ...` and `&mut *lazy` force initialization.
+///
+/// ```
+/// let mut lazy = myriad::sync::LazyLock::new(|| 1);
+/// *lazy += 1;
+/// assert_eq!(*lazy, 2);
+/// ```
+impl<T, F: FnOnce() -> T> DerefMut for LazyLock<T, F> {
+    fn deref_mut(&mut self) -> &mut T {
+        LazyLock::force_mut(self)
     }
 }
 

@@ -16,12 +16,22 @@
 //! parking lot; the lock is at least 8 bytes so they stay inside it). A
 //! write unlock releases `WRITE`, wakes all parked readers and one parked
 //! writer, which then compete.
+//!
+//! `downgrade` turns the write lock into one read lock in a single
+//! compare-and-swap (`WRITE` off, one reader in), so no writer can get in
+//! between; it then wakes whoever a write unlock would wake. A woken
+//! writer takes `WRITE` and waits for that reader to leave, as usual.
+//!
+//! The read guard holds a pointer to the data and a reference to the raw
+//! lock only (std's layout), not `&RwLock<T>`: that keeps it covariant in
+//! `T`, like the `&T` it stands for.
 
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::parking_lot::{self, ParkResult, TOKEN_NORMAL};
@@ -195,6 +205,30 @@ impl RawRwLock {
     #[cold]
     fn write_unlock_slow(&self) {
         let state = self.state.fetch_and(!(WRITE | READERS_PARKED), Ordering::Release);
+        self.wake_after_write(state);
+    }
+
+    /// # Safety
+    ///
+    /// The caller holds the write lock and, from here on, one read lock
+    /// instead.
+    unsafe fn downgrade(&self) {
+        // The writer drained the readers before it got in, so the count is
+        // 0 here; one step takes `WRITE` away and lets this reader in.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let new = (state & !(WRITE | READERS_PARKED)) + ONE_READER;
+            match self.state.compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
+        }
+        self.wake_after_write(state);
+    }
+
+    /// Wakes the threads parked behind a writer that just left (`state` is
+    /// the word before it left): all readers, and one writer.
+    fn wake_after_write(&self, state: usize) {
         if state & READERS_PARKED != 0 {
             parking_lot::unpark_all(self.addr(), TOKEN_NORMAL);
         }
@@ -247,10 +281,15 @@ impl<T: ?Sized> UnwindSafe for RwLock<T> {}
 impl<T: ?Sized> RefUnwindSafe for RwLock<T> {}
 
 /// Shared access to a [`RwLock`]'s data; releases the read lock when dropped.
+///
+/// Covariant in `T`, as std's (a read guard of `RwLock<&'long U>` can be
+/// used as one of `RwLock<&'short U>`): it stands for a `&'a T`. Not
+/// `Send`, as std's (`NonNull` is neither `Send` nor `Sync`).
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    lock: &'a RwLock<T>,
-    _not_send: PhantomData<*const ()>,
+    /// The data; valid for reads for `'a`, while the read lock is held.
+    data: NonNull<T>,
+    raw: &'a RawRwLock,
 }
 
 // SAFETY: a shared read guard only gives `&T`.
@@ -325,8 +364,11 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
+    /// Wraps a read lock the caller holds in a guard.
     fn read_guard(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let guard = RwLockReadGuard { lock: self, _not_send: PhantomData };
+        // SAFETY: `UnsafeCell::get` on a live cell never returns null.
+        let data = unsafe { NonNull::new_unchecked(self.data.get()) };
+        let guard = RwLockReadGuard { data, raw: &self.raw };
         if self.poison.get() {
             Err(PoisonError::new(guard))
         } else {
@@ -427,15 +469,49 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: a read lock is held: no writer exists while the guard does.
-        unsafe { &*self.lock.data.get() }
+        // SAFETY: `data` points into the lock, which outlives the guard,
+        // and a read lock is held: no writer exists while the guard does.
+        unsafe { self.data.as_ref() }
     }
 }
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: the guard holds a read lock and gives it up here.
-        unsafe { self.lock.raw.read_unlock() };
+        unsafe { self.raw.read_unlock() };
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Turns the write lock into a read lock without letting any writer in
+    /// between, as std's `RwLockWriteGuard::downgrade`: what this thread
+    /// wrote is what it reads. Readers waiting for the write lock to go
+    /// get in at once.
+    ///
+    /// ```
+    /// use myriad::sync::{RwLock, RwLockWriteGuard};
+    /// let lock = RwLock::new(1);
+    /// let mut w = lock.write().unwrap();
+    /// *w = 2;
+    /// let r = RwLockWriteGuard::downgrade(w);
+    /// assert_eq!(*r, 2);
+    /// assert!(lock.try_write().is_err());
+    /// assert_eq!(*lock.try_read().unwrap(), 2);
+    /// ```
+    pub fn downgrade(s: RwLockWriteGuard<'a, T>) -> RwLockReadGuard<'a, T> {
+        let lock = s.lock;
+        // A panic since the guard was made poisons the lock, as its drop
+        // would have.
+        lock.poison.done(&s.poison);
+        // The write guard's drop would release the write lock: skip it
+        // (its fields need no drop: a reference, a flag, a marker).
+        std::mem::forget(s);
+        // SAFETY: the forgotten guard held the write lock; from here on the
+        // read guard below holds the read lock `downgrade` leaves.
+        unsafe { lock.raw.downgrade() };
+        // SAFETY: `UnsafeCell::get` on a live cell never returns null.
+        let data = unsafe { NonNull::new_unchecked(lock.data.get()) };
+        RwLockReadGuard { data, raw: &lock.raw }
     }
 }
 

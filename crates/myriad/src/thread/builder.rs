@@ -33,8 +33,23 @@ impl Builder {
     }
 
     /// Names the thread; the name appears in panic and stack-overflow
-    /// messages.
+    /// messages, and [`current`](super::current)`().name()` returns it.
+    ///
+    /// Panics if the name contains a NUL byte, with std's message ("thread
+    /// name may not contain interior null bytes"). std panics a step later,
+    /// in `spawn`; either way the spawn never happens.
+    ///
+    /// Unlike std, the name is not given to the OS thread: a myriad thread
+    /// runs on a worker OS thread shared with others, which keeps the
+    /// worker's name (`pthread_getname_np` and tools such as `top -H` show
+    /// the worker).
+    ///
+    /// ```
+    /// let r = std::panic::catch_unwind(|| myriad::thread::Builder::new().name("a\0b".to_string()));
+    /// assert!(r.is_err());
+    /// ```
     pub fn name(mut self, name: String) -> Builder {
+        assert!(!name.as_bytes().contains(&0), "thread name may not contain interior null bytes");
         self.name = Some(name);
         self
     }

@@ -5,6 +5,13 @@
 //! access and dropped when the thread ends (before `join` returns). On an OS
 //! thread the value is stored per OS thread, as std's would be.
 //!
+//! When a myriad thread ends its values are destroyed as std destroys its
+//! own: one at a time, each key refusing access (`AccessError`) from the
+//! moment its own value starts being dropped, while keys not destroyed yet
+//! still work — even one first used by another value's destructor, whose
+//! value is then destroyed in turn. Each key is destroyed at most once per
+//! thread, so this ends.
+//!
 //! Each key gets an index on first use; a thread's values live in a vector
 //! indexed by it, each boxed so that a reference handed to `with` stays
 //! valid while other keys are initialised.
@@ -12,12 +19,22 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::rt::worker;
 
-/// A thread's values, by key index (`None`: not created yet).
-type Values = Vec<Option<Box<dyn Any>>>;
+/// One key's value on one thread.
+enum Slot {
+    /// Not created yet (or never will be).
+    Empty,
+    Alive(Box<dyn Any>),
+    /// Dropped, or being dropped, at the thread's end: access fails.
+    Destroyed,
+}
+
+/// A thread's values, by key index.
+type Values = Vec<Slot>;
 
 /// The values of one thread's keys, boxed on first use (most threads use
 /// none, and this sits in every thread's header).
@@ -34,7 +51,26 @@ impl Locals {
 
 thread_local! {
     /// Values of myriad keys used on an OS thread (not a myriad thread).
-    static OS_LOCALS: UnsafeCell<Locals> = const { UnsafeCell::new(Locals::new()) };
+    /// `ManuallyDrop`: no drop glue, so std registers no destructor for it
+    /// and it stays usable while the OS thread's std thread-locals are
+    /// destroyed — where `OS_GUARD` destroys these values, key by key, as
+    /// a myriad thread's end does (a value's drop may use other keys).
+    static OS_LOCALS: UnsafeCell<ManuallyDrop<Locals>> =
+        const { UnsafeCell::new(ManuallyDrop::new(Locals::new())) };
+    /// Destroys `OS_LOCALS`'s values when the OS thread exits; touched on
+    /// every use of `OS_LOCALS`, which registers its destructor with std.
+    static OS_GUARD: OsGuard = const { OsGuard };
+}
+
+/// See `OS_GUARD`.
+struct OsGuard;
+
+impl Drop for OsGuard {
+    fn drop(&mut self) {
+        // Off any myriad thread (this is an OS thread's exit), so this
+        // works on `OS_LOCALS`.
+        destroy_current();
+    }
 }
 
 /// Runs `f` on the calling thread's `Locals`. `f` must not run user code.
@@ -43,25 +79,43 @@ fn with_locals<R>(f: impl FnOnce(&mut Locals) -> R) -> R {
         // SAFETY: the thread itself, running; `f` runs no user code, so no
         // other borrow of `own` can begin before this one ends.
         Some(task) => f(unsafe { &mut task.own().locals }),
-        // SAFETY: as above, for this OS thread's storage.
-        None => OS_LOCALS.with(|locals| f(unsafe { &mut *locals.get() })),
+        None => {
+            // Fails only once the guard is gone (the values are then
+            // destroyed and `destroyed` refuses new ones).
+            let _ = OS_GUARD.try_with(|_| {});
+            // SAFETY: as above, for this OS thread's storage. `OS_LOCALS`
+            // has no destructor, so `with` cannot fail.
+            OS_LOCALS.with(|locals| f(unsafe { &mut *locals.get() }))
+        }
     })
 }
 
-/// Drops the calling myriad thread's values (at its end, on its stack).
+/// Drops the calling thread's values (a myriad thread's at its end, on its
+/// stack; an OS thread's when it exits, from `OS_GUARD`),
+/// one at a time, latest key first, until none is left (a value's drop
+/// may create values of keys not destroyed yet; see the module docs).
 pub(crate) fn destroy_current() {
     loop {
-        let values = with_locals(|locals| {
-            locals.destroyed = true;
-            locals.values.take()
+        let value = with_locals(|locals| {
+            let values = locals.values.as_deref_mut()?;
+            let slot = values.iter_mut().rev().find(|slot| matches!(slot, Slot::Alive(_)))?;
+            match std::mem::replace(slot, Slot::Destroyed) {
+                Slot::Alive(value) => Some(value),
+                Slot::Empty | Slot::Destroyed => None,
+            }
         });
-        match values {
-            // A value's drop may touch keys; those accesses fail now, so
-            // none are added, but look again to be sure nothing is left.
-            Some(values) => drop(values),
-            None => return,
+        match value {
+            // Dropped outside the borrow: the drop may use other keys.
+            Some(value) => drop(value),
+            None => break,
         }
     }
+    let values = with_locals(|locals| {
+        locals.destroyed = true;
+        locals.values.take()
+    });
+    // Only `Empty` and `Destroyed` markers are left.
+    drop(values);
 }
 
 /// The error `try_with` returns for a value accessed while the thread's
@@ -131,26 +185,48 @@ impl<T: 'static> LocalKey<T> {
             if locals.destroyed {
                 return Err(AccessError);
             }
-            let values = locals.values.as_deref();
-            Ok(values.and_then(|values| values.get(index)).and_then(|v| v.as_ref()).map(|v| value_ptr::<T>(v)))
+            match locals.values.as_deref().and_then(|values| values.get(index)) {
+                Some(Slot::Alive(value)) => Ok(Some(value_ptr::<T>(value))),
+                Some(Slot::Destroyed) => Err(AccessError),
+                Some(Slot::Empty) | None => Ok(None),
+            }
         })?;
         if let Some(ptr) = existing {
             return Ok(ptr);
         }
         // Initialise outside any borrow: `init` may use other keys.
         let value: Box<dyn Any> = Box::new((self.init)());
-        with_locals(move |locals| {
+        // A value that is not stored comes back out, to be dropped after
+        // the borrow ends: its drop is user code, which may use keys.
+        let mut unused = None;
+        let result = with_locals(|locals| {
             if locals.destroyed {
-                // Dropped after the borrow ends, by the caller's frame.
+                unused = Some(value);
                 return Err(AccessError);
             }
             let values = locals.values.get_or_insert_with(Box::default);
             if values.len() <= index {
-                values.resize_with(index + 1, || None);
+                values.resize_with(index + 1, || Slot::Empty);
             }
-            let slot = values[index].get_or_insert(value);
-            Ok(value_ptr::<T>(slot))
-        })
+            let slot = &mut values[index];
+            match slot {
+                // `init` used this key itself (recursively) and won: keep
+                // that value.
+                Slot::Alive(_) => unused = Some(value),
+                // Destroyed while `init` ran (a destructor's `init`).
+                Slot::Destroyed => {
+                    unused = Some(value);
+                    return Err(AccessError);
+                }
+                Slot::Empty => *slot = Slot::Alive(value),
+            }
+            match slot {
+                Slot::Alive(value) => Ok(value_ptr::<T>(value)),
+                Slot::Empty | Slot::Destroyed => Err(AccessError),
+            }
+        });
+        drop(unused);
+        result
     }
 
     /// Runs `f` with a reference to this thread's value, creating it first
@@ -166,7 +242,29 @@ impl<T: 'static> LocalKey<T> {
         self.try_with(f).expect("cannot access a myriad thread-local value during or after destruction")
     }
 
-    /// As `with`, but returns an error instead of panicking.
+    /// As `with`, but returns an error instead of panicking: when called
+    /// from the destructor of this key's own value, or after it ran. Other
+    /// keys still work while a thread's values are destroyed, as std's do.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// struct Report;
+    /// impl Drop for Report {
+    ///     fn drop(&mut self) {
+    ///         // Its own key is gone; another key still works (and is
+    ///         // destroyed after this).
+    ///         assert!(REPORT.try_with(|_| ()).is_err());
+    ///         assert!(COUNT.try_with(|c| c.get()).is_ok());
+    ///     }
+    /// }
+    /// myriad::thread_local! {
+    ///     static REPORT: Report = Report;
+    ///     static COUNT: Cell<u32> = Cell::new(0);
+    /// }
+    /// // The same on a myriad thread and on an OS thread.
+    /// myriad::thread::spawn(|| REPORT.with(|_| ())).join().unwrap();
+    /// std::thread::spawn(|| REPORT.with(|_| ())).join().unwrap();
+    /// ```
     pub fn try_with<F, R>(&'static self, f: F) -> Result<R, AccessError>
     where
         F: FnOnce(&T) -> R,
@@ -269,13 +367,29 @@ impl<T: 'static> fmt::Debug for LocalKey<T> {
 /// let seen = myriad::thread::spawn(|| NAMES.with_borrow(|v| v.len())).join().unwrap();
 /// assert_eq!(seen, 0);
 /// ```
+///
+/// A `const { ... }` initializer is accepted as std accepts it, statements
+/// included; here it is evaluated on first use, like any other.
+///
+/// ```
+/// use std::cell::Cell;
+/// myriad::thread_local! {
+///     static LIMIT: Cell<u32> = const {
+///         let base = 10;
+///         Cell::new(base * 4)
+///     };
+/// }
+/// assert_eq!(LIMIT.get(), 40);
+/// ```
 #[macro_export]
 macro_rules! thread_local {
     () => {};
-    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }; $($rest:tt)*) => (
+    // `const { ... }`: any block, statements included, as std accepts; the
+    // block is evaluated like any other initializer (on first use).
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const $init:block; $($rest:tt)*) => (
         $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init; $($rest)*);
     );
-    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }) => (
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const $init:block) => (
         $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init);
     );
     ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => (
