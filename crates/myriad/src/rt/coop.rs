@@ -51,7 +51,7 @@ pub fn refill() {
 fn yield_turn() {
     super::worker::with_current_task(|task| {
         if let Some(task) = task {
-            super::worker::yield_task(task);
+            super::wait::yield_task(task);
         }
     });
 }

@@ -77,9 +77,10 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Worker as Deque};
 
 pub use config::{Builder, OnDeadlock, OnStall, StackGuard};
-pub use dump::{dump, Dump, ThreadInfo, ThreadState, WaitReason};
+pub use dump::{dump, Dump, ThreadInfo, ThreadState};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub(crate) use monitor::LOCK_WAITS;
+pub use wait::WaitReason;
 
 /// The atomics of `task_state.rs`, which `tests/loom_join.rs`
 /// compiles with loom's instead.

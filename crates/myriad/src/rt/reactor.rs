@@ -54,8 +54,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use super::dump::WaitReason;
 use super::lock::Mutex;
+use super::wait::WaitReason;
 use super::wait::{self, Wake, Woken};
 use super::{worker, Runtime};
 

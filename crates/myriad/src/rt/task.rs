@@ -42,11 +42,11 @@ use std::time::Instant;
 use corosensei::{Coroutine, Yielder};
 
 use super::cell_cache;
-use super::dump::WaitReason;
 use super::fatal::AbortOnUnwind;
 use super::overflow::RunningStack;
 use super::stack::ThreadStack;
 use super::task_state::{HandleGone, TaskState};
+use super::wait::WaitReason;
 use super::wait::{self, WaitState, Wake, Woken};
 use crate::thread::local::Locals;
 use crate::thread::ThreadId;

@@ -26,9 +26,9 @@ use std::sync::OnceLock;
 
 use io_uring::{squeue, IoUring};
 
-use super::dump::WaitReason;
 use super::event_fd::EventFd;
 use super::lock::Mutex;
+use super::wait::WaitReason;
 use super::wait::{self, Wake};
 use super::worker::{self, WorkerShared};
 

@@ -67,7 +67,6 @@ use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::cell_cache::CellCache;
-use super::dump::WaitReason;
 use super::fatal::AbortOnUnwind;
 use super::lock::Mutex;
 use super::overflow;
@@ -78,7 +77,7 @@ use super::stack::{StackPool, DECAY_STEP};
 use super::task::{Switch, Task, TaskRef, NOT_STARTED};
 use super::timer::Timers;
 use super::uring::Ring;
-use super::wait::{Wake, Woken};
+use super::wait::Wake;
 use super::Runtime;
 
 /// How often a busy worker looks outside its own queues.
@@ -457,67 +456,6 @@ pub fn place(rt: &'static Runtime, task: TaskRef) {
     }
 }
 
-/// Blocks the running myriad thread `task` (see `wait::block`).
-pub fn block_task(task: &Task, reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
-    note_wait(task, reason);
-    let epoch = task.wait.begin(false);
-    let wake = Wake::for_task(task.new_ref(), epoch);
-    if let Some(deadline) = deadline {
-        add_timer(deadline, wake.clone());
-    }
-    register(wake);
-    suspend_blocked(task);
-    task.wait.outcome()
-}
-
-/// `block_task` for `wait::block_once`.
-pub fn block_task_once(task: &Task, reason: WaitReason, register: impl FnOnce(Wake)) {
-    note_wait(task, reason);
-    let epoch = task.wait.begin(false);
-    // SAFETY: forwarded from `wait::block_once`: only this Wake ends the
-    // episode, and until then the blocked task keeps itself alive.
-    register(unsafe { Wake::for_task_borrowed(task, epoch) });
-    suspend_blocked(task);
-}
-
-/// Records what the running thread `task` is about to wait for.
-pub fn note_wait(task: &Task, reason: WaitReason) {
-    let since = local().map_or_else(Instant::now, |l| l.coarse_now.get());
-    // SAFETY: `task` is the running thread, recording its own wait.
-    unsafe { task.set_wait_record(reason, since) };
-}
-
-/// Ends the running thread's current wait episode at `deadline`.
-pub fn add_timer(deadline: Instant, wake: Wake) {
-    let local = local().expect("a running myriad thread is on a worker");
-    let mut timers = local.timers.borrow_mut();
-    timers.insert(deadline, wake);
-    local.shared.timers_pending.store(timers.len(), Ordering::Relaxed);
-}
-
-/// Gives up the worker until the running thread `task`, which has begun a
-/// wait episode, is woken — or, while it unwinds, waits without giving up
-/// the worker (see the module comment).
-pub fn suspend_blocked(task: &Task) {
-    if std::thread::panicking() {
-        // The reference the blocked task holds to itself (see
-        // `Task::take_blocked_ref`); the worker loop leaks it otherwise.
-        std::mem::forget(task.new_ref());
-        local().expect("a running myriad thread is on a worker").wait_inline(task);
-    } else {
-        // SAFETY: `task` is the thread running on this stack.
-        unsafe { task.switch_out(Switch::Blocked) };
-    }
-}
-
-/// Lets the other runnable threads of this worker run first.
-pub fn yield_task(task: &Task) {
-    if !std::thread::panicking() {
-        // SAFETY: `task` is the thread running on this stack.
-        unsafe { task.switch_out(Switch::Yielded) };
-    }
-}
-
 impl Local {
     pub fn new(rt: &'static Runtime, index: usize, unstarted: Deque<TaskRef>) -> Local {
         Local {
@@ -546,6 +484,19 @@ impl Local {
     /// This worker's io_uring ring.
     pub fn ring(&self) -> io::Result<&Ring> {
         self.shared.ring()
+    }
+
+    /// The time at the worker's last look outside: when a wait begins, to
+    /// within a few milliseconds, without reading the clock.
+    pub fn coarse_now(&self) -> Instant {
+        self.coarse_now.get()
+    }
+
+    /// Arms a timer on this worker's heap: `wake` times out at `deadline`.
+    pub fn add_timer(&self, deadline: Instant, wake: Wake) {
+        let mut timers = self.timers.borrow_mut();
+        timers.insert(deadline, wake);
+        self.shared.timers_pending.store(timers.len(), Ordering::Relaxed);
     }
 
     /// The worker loop. Never returns.
@@ -824,7 +775,7 @@ impl Local {
     /// Blocks `task`, the running thread, without giving up the worker:
     /// handles wake-ups, timers and IO events until `task` is queued, and
     /// dequeues it.
-    fn wait_inline(&self, task: &Task) {
+    pub fn wait_inline(&self, task: &Task) {
         loop {
             let mut ready = self.ready.borrow_mut();
             self.shared.take_mail(&mut ready);

@@ -298,14 +298,5 @@ pub fn sleep_until(deadline: Instant) {
 /// assert_eq!(h.join().unwrap(), 499_999_500_000);
 /// ```
 pub fn yield_now() {
-    let yielded = worker::with_current_task(|task| match task {
-        Some(task) => {
-            worker::yield_task(task);
-            true
-        }
-        None => false,
-    });
-    if !yielded {
-        std::thread::yield_now();
-    }
+    wait::yield_now();
 }

@@ -26,7 +26,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::dump::WaitReason;
+mod reason;
+mod suspend;
+
+pub use reason::WaitReason;
+pub use suspend::{add_timer, note_wait, yield_now, yield_task};
+
 use super::lock::{Condvar, Mutex};
 use super::task::{Task, TaskRef};
 use super::worker;
@@ -279,7 +284,7 @@ impl Wake {
 /// `Woken::Abandoned` (the deadlock detector; see there).
 pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     worker::with_current_task(|task| match task {
-        Some(task) => worker::block_task(task, reason, deadline, register),
+        Some(task) => suspend::block_task(task, reason, deadline, register),
         None => block_os(deadline, true, register),
     })
 }
@@ -296,7 +301,7 @@ pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnc
 /// outlive that use.
 pub unsafe fn block_once(reason: WaitReason, register: impl FnOnce(Wake)) {
     worker::with_current_task(|task| match task {
-        Some(task) => worker::block_task_once(task, reason, register),
+        Some(task) => suspend::block_task_once(task, reason, register),
         None => {
             // Only a join may be given up (the deadlock detector's panic):
             // its thread's end keeps what it touches alive for an OS-thread
@@ -381,10 +386,10 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
     if task.token.load(Ordering::Relaxed) && task.token.swap(false, Ordering::Acquire) {
         return;
     }
-    worker::note_wait(task, WaitReason::Park);
+    note_wait(task, WaitReason::Park);
     let epoch = task.wait.begin(true);
     if let Some(deadline) = deadline {
-        worker::add_timer(deadline, Wake::for_task(task.new_ref(), epoch));
+        add_timer(deadline, Wake::for_task(task.new_ref(), epoch));
     }
     // An `unpark` that came before the wait began (and so saw no parked
     // epoch) left the token set: end the wait at once.
@@ -392,7 +397,7 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
         // SAFETY: we just ended the episode, and queue the task.
         worker::schedule(unsafe { task.take_blocked_ref() });
     }
-    worker::suspend_blocked(task);
+    suspend::suspend_blocked(task);
     // Consume a token that an `unpark` left while we were waking up. Only
     // by reading it: a blind `store(false)` could erase a token set after
     // our wake-up without synchronising with its unparker, whose writes we

@@ -1,0 +1,89 @@
+//! How a *myriad* thread waits: it records why, begins a wait episode,
+//! arms its timer on its worker's heap, and gives the worker back to the
+//! scheduler until a `Wake` queues it again (`mod.rs` has the protocol).
+//! An OS thread waits on its condition variable instead (`os.rs`).
+//!
+//! This and the scheduler (`rt/worker.rs`) are the one pair of files in
+//! `rt` that use each other: waiting needs the worker's timers and its
+//! switch back to the scheduler, and the scheduler's timers and queues
+//! hold `Wake`s and reschedule woken threads. Go's `gopark` and `schedule`
+//! are the same pair.
+
+use std::time::Instant;
+
+use super::{WaitReason, Wake, Woken};
+use crate::rt::task::{Switch, Task};
+use crate::rt::worker;
+
+/// Blocks the running myriad thread `task` (see `wait::block`).
+pub fn block_task(task: &Task, reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    note_wait(task, reason);
+    let epoch = task.wait.begin(false);
+    let wake = Wake::for_task(task.new_ref(), epoch);
+    if let Some(deadline) = deadline {
+        add_timer(deadline, wake.clone());
+    }
+    register(wake);
+    suspend_blocked(task);
+    task.wait.outcome()
+}
+
+/// `block_task` for `wait::block_once`.
+pub fn block_task_once(task: &Task, reason: WaitReason, register: impl FnOnce(Wake)) {
+    note_wait(task, reason);
+    let epoch = task.wait.begin(false);
+    // SAFETY: forwarded from `wait::block_once`: only this Wake ends the
+    // episode, and until then the blocked task keeps itself alive.
+    register(unsafe { Wake::for_task_borrowed(task, epoch) });
+    suspend_blocked(task);
+}
+
+/// Records what the running thread `task` is about to wait for.
+pub fn note_wait(task: &Task, reason: WaitReason) {
+    let since = worker::local().map_or_else(Instant::now, worker::Local::coarse_now);
+    // SAFETY: `task` is the running thread, recording its own wait.
+    unsafe { task.set_wait_record(reason, since) };
+}
+
+/// Ends the running thread's current wait episode at `deadline`.
+pub fn add_timer(deadline: Instant, wake: Wake) {
+    worker::local().expect("a running myriad thread is on a worker").add_timer(deadline, wake);
+}
+
+/// Gives up the worker until the running thread `task`, which has begun a
+/// wait episode, is woken — or, while it unwinds, waits without giving up
+/// the worker (see the module comment).
+pub fn suspend_blocked(task: &Task) {
+    if std::thread::panicking() {
+        // The reference the blocked task holds to itself (see
+        // `Task::take_blocked_ref`); the worker loop leaks it otherwise.
+        std::mem::forget(task.new_ref());
+        worker::local().expect("a running myriad thread is on a worker").wait_inline(task);
+    } else {
+        // SAFETY: `task` is the thread running on this stack.
+        unsafe { task.switch_out(Switch::Blocked) };
+    }
+}
+
+/// Lets the other runnable threads of this worker run first.
+pub fn yield_task(task: &Task) {
+    if !std::thread::panicking() {
+        // SAFETY: `task` is the thread running on this stack.
+        unsafe { task.switch_out(Switch::Yielded) };
+    }
+}
+
+/// Yields the running thread: a myriad thread lets the other runnable
+/// threads of its worker run first; an OS thread yields to the OS.
+pub fn yield_now() {
+    let yielded = worker::with_current_task(|task| match task {
+        Some(task) => {
+            yield_task(task);
+            true
+        }
+        None => false,
+    });
+    if !yielded {
+        std::thread::yield_now();
+    }
+}
