@@ -55,9 +55,11 @@ fn scaled_down_run_verifies_every_response() {
     // against the id it sent in that position).
     assert_eq!(report.requests, 16_000);
     assert_eq!(report.latencies_us.len(), 16_000);
-    // A user never has more than 8 outstanding; all 8,000 of the first
-    // window arrive before the first answer can leave.
-    assert_eq!(report.peak_in_flight, 8000, "peak in flight");
+    // All 8,000 of the first window arrive before the first answer can
+    // leave. A user never has more than 8 outstanding, but the server may
+    // read a user's next request in the instant between writing a
+    // response and counting it answered: at most one more per connection.
+    assert!((8000..=9000).contains(&report.peak_in_flight), "peak in flight {}", report.peak_in_flight);
     assert_eq!(progress.in_flight.load(std::sync::atomic::Ordering::Relaxed), 0);
     // A thread per request in flight, plus a thread per connection on each end.
     assert!(report.peak_threads >= 8000 + 2000, "peak threads {}", report.peak_threads);

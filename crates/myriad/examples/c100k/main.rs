@@ -28,8 +28,13 @@
 //! request thread writes its response after the one before it (see
 //! `workload.rs`). The default depth is sized from the connection count to
 //! aim 25 % above the target, because the first responses leave before the
-//! last requests of the first burst arrive. With more descriptors (`ulimit
-//! -n`), the same command runs more connections and a shallower pipeline.
+//! last requests of the first burst arrive. Each user sends one window by
+//! default (`--requests` more keep the window full: one more request per
+//! reply), and each request's downstream call takes 2–4 s
+//! (`--downstream-ms`): the requests are in flight because they wait, as
+//! in a real server, while all of them are being received. With more
+//! descriptors (`ulimit -n`), the same command runs more connections and a
+//! shallower pipeline.
 //!
 //! The banner states the targets; the summary line and the table state
 //! what was measured: the peak of requests in flight (received, response
@@ -76,7 +81,7 @@ fn parse_args() -> Result<Args, String> {
         pipeline: None,
         fanout: 0,
         requests: None,
-        downstream_ms: 1000,
+        downstream_ms: 2000,
         std_side: false,
         skip_std: false,
         metrics: false,
@@ -418,7 +423,30 @@ impl log::Log for StderrLog {
     fn flush(&self) {}
 }
 
+/// Configures glibc's malloc for a process that grows by a gigabyte in a
+/// few seconds on many threads (both sides run with it).
+///
+/// By default each OS thread gets its own malloc arena, and an arena other
+/// than the main one grows its heap a page at a time with `mprotect`, which
+/// takes the address space's lock for writing — while holding the arena's
+/// lock. Measured in this run (the stall monitor's workers' kernel stacks):
+/// workers blocked for 10–17 ms in `mprotect` (`do_mprotect_pkey`), in
+/// `madvise` behind it (`madvise_lock`), and on an arena's futex whose
+/// holder was in that `mprotect`; strace counted 50,000 `mprotect`s of 4–8
+/// KiB in one run. One arena growing with `brk` by 64 MiB at a time, and
+/// not trimmed mid-run, takes the lock some twenty times instead.
+fn tune_malloc() {
+    // SAFETY: mallopt only sets malloc's parameters; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
+}
+
 fn main() {
+    tune_malloc();
     let _ = log::set_boxed_logger(Box::new(StderrLog)).map(|()| log::set_max_level(log::LevelFilter::Warn));
     let args = match parse_args() {
         Ok(args) => args,
@@ -436,7 +464,7 @@ fn main() {
     let connections = args.connections.unwrap_or(fd_cap.min(TARGET_IN_FLIGHT)).max(1);
     // Aim 25 % above the target (see the header comment).
     let pipeline = args.pipeline.unwrap_or((TARGET_IN_FLIGHT * 5 / 4).div_ceil(connections)).max(1);
-    let requests = args.requests.unwrap_or(2 * pipeline).max(1);
+    let requests = args.requests.unwrap_or(pipeline).max(1);
     let config = Config {
         connections,
         pipeline,

@@ -223,6 +223,12 @@ fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
     // and `Write`): a clone would cost a descriptor per connection.
     let stream = &stream;
     let mut reader = BufReader::new(stream);
+    // When the newest response was written (ms since `opened`): the read
+    // timeout counts from there, not from the start of a read that began
+    // while the client still waited for its responses.
+    let opened = Instant::now();
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let (opened, written) = (&opened, &written);
     thread::scope(|s| {
         // The thread of the newest request: the next one writes after it.
         let mut last: Option<thread::ScopedJoinHandle<'_, std::io::Result<()>>> = None;
@@ -241,7 +247,13 @@ fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
                 Ok(id) => id,
                 // Waiting for the client to read what it asked for is not
                 // being idle: requests are in flight.
-                Err(Refusal::Idle) if last.as_ref().is_some_and(|l| !l.is_finished()) => continue,
+                Err(Refusal::Idle)
+                    if last.as_ref().is_some_and(|l| !l.is_finished())
+                        || opened.elapsed().saturating_sub(Duration::from_millis(written.load(Ordering::Relaxed)))
+                            < ctx.read_timeout =>
+                {
+                    continue
+                }
                 Err(Refusal::Idle) => return wait_turn(last),
                 Err(refusal) => {
                     wait_turn(last)?;
@@ -269,6 +281,7 @@ fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
                 if result.is_err() {
                     let _ = stream.shutdown(net::Shutdown::Both);
                 }
+                written.fetch_max(opened.elapsed().as_millis() as u64, Ordering::Relaxed);
                 progress.request_answered();
                 progress.thread_ended();
                 result
@@ -312,7 +325,8 @@ impl Answer {
 
 /// The work of one request (see the file's comment): its body.
 fn handle(id: u64, ctx: &'static Server) -> std::io::Result<String> {
-    let mut chunk = vec![0u8; CHUNK];
+    // On the thread's stack: no heap allocation per request.
+    let mut chunk = [0u8; CHUNK];
     ctx.file.read_exact_at(&mut chunk, chunk_offset(id))?;
     if ctx.fanout == 0 {
         let backend = ctx.backend.call(id)?;
