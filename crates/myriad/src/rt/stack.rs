@@ -49,7 +49,7 @@ use corosensei::stack::{Stack, StackPointer};
 /// `madvise` advice that installs guard markers in the page tables (Linux 6.13).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
-/// Slots carved per chunk mapping (at most 1,024: see `guard_chunk`).
+/// Slots carved per chunk mapping (at most `MAX_RANGES`: see `guard_chunk`).
 const SLOTS_PER_CHUNK: usize = 1024;
 
 /// Cold slots moved between the shared list and a worker in one lock.
@@ -333,9 +333,6 @@ impl StackAllocator {
     /// in `madvise_lock` for 17 ms. One call per 1,024 slots takes the lock
     /// once for all of them.
     fn guard_chunk(&self, chunk: usize) -> bool {
-        /// `PIDFD_SELF_THREAD_GROUP`: this process, without a descriptor
-        /// (so a forked child advises its own memory, not its parent's).
-        const PIDFD_SELF: libc::c_int = -10001;
         if self.mode != GuardMode::Madvise {
             return false;
         }
@@ -343,18 +340,11 @@ impl StackAllocator {
         let ranges: Vec<libc::iovec> = (0..SLOTS_PER_CHUNK)
             .map(|k| libc::iovec { iov_base: (chunk + k * slot_len) as *mut libc::c_void, iov_len: guard_len() })
             .collect();
-        let expected = (SLOTS_PER_CHUNK * guard_len()) as libc::c_long;
         // SAFETY: every range is the guard of a slot of a chunk this
         // allocator just mapped and that no thread uses yet; making them
-        // fault affects nothing else. `ranges` outlives the call, and
-        // SLOTS_PER_CHUNK is within the kernel's UIO_MAXIOV (1,024).
-        let advised = unsafe {
-            libc::syscall(libc::SYS_process_madvise, PIDFD_SELF, ranges.as_ptr(), ranges.len(), MADV_GUARD_INSTALL, 0)
-        };
-        // A partial result (or an older kernel's EBADF/EINVAL) leaves the
-        // per-slot path to finish the job: installing a guard twice is
-        // harmless.
-        advised == expected
+        // fault affects nothing else. A failure leaves the per-slot path to
+        // finish the job: installing a guard twice is harmless.
+        unsafe { advise_self(&ranges, MADV_GUARD_INSTALL) }
     }
 
     /// A stack with a mapping of its own, `len` bytes with the guard.
@@ -433,12 +423,25 @@ impl StackAllocator {
     /// Returns warm stacks' memory to the kernel and their slots to the
     /// shared cold list.
     pub fn release(&self, slots: Vec<usize>) {
-        for &low in &slots {
-            let usable = low + guard_len();
-            // SAFETY: the slot is in no thread's use; dropping its pages only
-            // makes the next use read zeroes. The guard is not touched
-            // (MADV_DONTNEED keeps guard markers and PROT_NONE alike).
-            unsafe { libc::madvise(usable as *mut libc::c_void, self.default_size, libc::MADV_DONTNEED) };
+        for batch in slots.chunks(MAX_RANGES) {
+            let ranges: Vec<libc::iovec> = batch
+                .iter()
+                .map(|&low| libc::iovec {
+                    iov_base: (low + guard_len()) as *mut libc::c_void,
+                    iov_len: self.default_size,
+                })
+                .collect();
+            // SAFETY: as below, for every slot of the batch.
+            if unsafe { advise_self(&ranges, libc::MADV_DONTNEED) } {
+                continue;
+            }
+            for range in &ranges {
+                // SAFETY: the slot is in no thread's use; dropping its pages
+                // only makes the next use read zeroes. The guard is not
+                // touched (MADV_DONTNEED keeps guard markers and PROT_NONE
+                // alike).
+                unsafe { libc::madvise(range.iov_base, range.iov_len, libc::MADV_DONTNEED) };
+            }
         }
         self.cold.lock().extend(slots);
     }
@@ -524,6 +527,32 @@ impl StackPool {
         released.extend(allocator.warm.lock().decay(now));
         released
     }
+}
+
+/// Ranges one `process_madvise` call takes at most (the kernel's
+/// `UIO_MAXIOV`).
+const MAX_RANGES: usize = 1024;
+
+/// `madvise(advice)` on every range in one `process_madvise` call on this
+/// process (`PIDFD_SELF_THREAD_GROUP`, Linux 6.15+: no descriptor, and a
+/// forked child advises its own memory, not its parent's); returns whether
+/// the kernel did all of it. Taking the address space's lock once, and on
+/// recent kernels flushing the TLBs once, for up to 1,024 ranges.
+///
+/// # Safety
+///
+/// As for `madvise(advice)` on each range.
+unsafe fn advise_self(ranges: &[libc::iovec], advice: libc::c_int) -> bool {
+    const PIDFD_SELF: libc::c_int = -10001;
+    if ranges.is_empty() || ranges.len() > MAX_RANGES {
+        return ranges.is_empty();
+    }
+    let expected: usize = ranges.iter().map(|r| r.iov_len).sum();
+    // SAFETY: `ranges` is a valid array of `ranges.len()` iovecs that
+    // outlives the call; the caller answers for what the advice does.
+    let advised =
+        unsafe { libc::syscall(libc::SYS_process_madvise, PIDFD_SELF, ranges.as_ptr(), ranges.len(), advice, 0) };
+    advised >= 0 && advised as usize == expected
 }
 
 fn round_up(n: usize, to: usize) -> usize {
