@@ -595,8 +595,9 @@ fn run_std_child(args: &Args, config: &Config) -> Option<Summary> {
         }
         (progress, last)
     });
-    // Reaped with wait4, for the child's CPU time and peak RSS even if it
-    // died.
+    // Reaped with wait4, for the child's CPU time even if it died. (Not its
+    // peak RSS: wait4's counts this process's memory too, which the child
+    // shared until its exec; the child reports its own when it completes.)
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: a zeroed rusage is a valid value of the plain C struct.
@@ -626,7 +627,6 @@ fn run_std_child(args: &Args, config: &Config) -> Option<Summary> {
         if reaped {
             summary.cpu_user = Some(timeval(usage.ru_utime));
             summary.cpu_sys = Some(timeval(usage.ru_stime));
-            summary.peak_rss = Some(usage.ru_maxrss.max(0) as u64 * 1024);
         }
     };
     match out.lines().find_map(Summary::decode) {

@@ -23,14 +23,18 @@
 //
 // A request `GET /work/<id>` does a mixture of work:
 //
-// 1. reads a 4 KiB chunk of a data file (`fs::File::read_at`),
-// 2. calls a backend: a round trip over a pooled TCP connection to a small
+// 1. waits for a simulated downstream call (`downstream_ms` to twice that,
+//    by request),
+// 2. reads a 4 KiB chunk of a data file (`fs::File::read_at`),
+// 3. calls a backend: a round trip over a pooled TCP connection to a small
 //    in-process backend service,
-// 3. waits for a simulated downstream call (`downstream_ms` to twice that,
-//    by request), and hashes the chunk (the CPU work) — or, with
-//    `fanout` > 0, scatters both over that many scoped threads, which
-//    gather with the backend's answer,
-// 4. replies with the id, the backend's answer and the combined hash.
+// 4. hashes the chunk (the CPU work), and replies with the id, the
+//    backend's answer and the hash.
+//
+// With `fanout` > 0, the request reads its chunk and then scatters the
+// downstream wait and the hashing over that many scoped threads, which
+// gather with the backend's answer that the request's thread fetches
+// meanwhile.
 //
 // The client knows the file's contents (a function of the offset), so it
 // verifies every response exactly, in order. Bad requests get 400, 404 or
@@ -327,13 +331,17 @@ impl Answer {
 fn handle(id: u64, ctx: &'static Server) -> std::io::Result<String> {
     // On the thread's stack: no heap allocation per request.
     let mut chunk = [0u8; CHUNK];
-    ctx.file.read_exact_at(&mut chunk, chunk_offset(id))?;
     if ctx.fanout == 0 {
-        let backend = ctx.backend.call(id)?;
+        // The downstream call first: a request costs little CPU until it
+        // returns, so all of a burst's threads are started and waiting
+        // together, not queued behind each other's backend calls.
         thread::sleep(Duration::from_millis(ctx.downstream_ms + id % (ctx.downstream_ms + 1)));
+        ctx.file.read_exact_at(&mut chunk, chunk_offset(id))?;
+        let backend = ctx.backend.call(id)?;
         let hash = combined_hash(&chunk, parts(&chunk, 1).map(|part| part_hash(fnv1a(part), backend)));
         return Ok(format!("{id} {backend} {hash:016x}\n"));
     }
+    ctx.file.read_exact_at(&mut chunk, chunk_offset(id))?;
     let progress = ctx.progress;
     let answer = Answer { value: sync::Mutex::new(None), ready: sync::Condvar::new() };
     let (backend, part_hashes) = thread::scope(|s| {
