@@ -508,6 +508,9 @@ fn main() {
     }
     let myriad = run_side(&config, false, args.metrics);
     println!("{}", myriad.encode());
+    if args.metrics {
+        println!("{}", runtime_counters());
+    }
 
     let std_summary = if args.skip_std {
         None

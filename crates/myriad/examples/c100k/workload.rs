@@ -54,8 +54,12 @@ const MAX_HEAD: u64 = 8 * 1024;
 const MAX_BODY: u64 = 64 * 1024;
 
 /// Connections to the backend service, checked out one request at a time.
+/// Reads go through a `BufReader`: a read that asks for more than the
+/// 8 bytes that came tells the runtime the socket is drained, so the next
+/// one waits for data instead of first trying a `recv` that would only say
+/// `EAGAIN` (a wasted syscall per call on each end, 2 of ~12 per request).
 struct BackendPool {
-    idle: sync::Mutex<Vec<net::TcpStream>>,
+    idle: sync::Mutex<Vec<BufReader<net::TcpStream>>>,
     available: sync::Condvar,
 }
 
@@ -71,7 +75,7 @@ impl BackendPool {
             }
         };
         let result = (|| {
-            stream.write_all(&id.to_le_bytes())?;
+            stream.get_mut().write_all(&id.to_le_bytes())?;
             let mut reply = [0u8; 8];
             stream.read_exact(&mut reply)?;
             Ok(u64::from_le_bytes(reply))
@@ -88,13 +92,14 @@ fn start_backend(progress: &'static Progress) -> std::io::Result<std::net::Socke
     let addr = listener.local_addr()?;
     thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
+            let Ok(stream) = stream else { continue };
             let spawned = thread::Builder::new().spawn(move || {
                 progress.thread_started();
                 let mut id = [0u8; 8];
-                while stream.read_exact(&mut id).is_ok() {
+                let mut reader = BufReader::new(&stream);
+                while reader.read_exact(&mut id).is_ok() {
                     let answer = backend_answer(u64::from_le_bytes(id));
-                    if stream.write_all(&answer.to_le_bytes()).is_err() {
+                    if (&stream).write_all(&answer.to_le_bytes()).is_err() {
                         break;
                     }
                 }
@@ -401,7 +406,7 @@ pub fn start_server(
     for _ in 0..config.backend_connections {
         let stream = net::TcpStream::connect(backend_addr)?;
         stream.set_nodelay(true)?;
-        pool.push(stream);
+        pool.push(BufReader::new(stream));
     }
     let server: &'static Server = Box::leak(Box::new(Server {
         read_timeout: config.read_timeout,
