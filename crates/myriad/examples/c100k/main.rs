@@ -423,30 +423,7 @@ impl log::Log for StderrLog {
     fn flush(&self) {}
 }
 
-/// Configures glibc's malloc for a process that grows by a gigabyte in a
-/// few seconds on many threads (both sides run with it).
-///
-/// By default each OS thread gets its own malloc arena, and an arena other
-/// than the main one grows its heap a page at a time with `mprotect`, which
-/// takes the address space's lock for writing — while holding the arena's
-/// lock. Measured in this run (the stall monitor's workers' kernel stacks):
-/// workers blocked for 10–17 ms in `mprotect` (`do_mprotect_pkey`), in
-/// `madvise` behind it (`madvise_lock`), and on an arena's futex whose
-/// holder was in that `mprotect`; strace counted 50,000 `mprotect`s of 4–8
-/// KiB in one run. One arena growing with `brk` by 64 MiB at a time, and
-/// not trimmed mid-run, takes the lock some twenty times instead.
-fn tune_malloc() {
-    // SAFETY: mallopt only sets malloc's parameters; called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
-    }
-}
-
 fn main() {
-    tune_malloc();
     let _ = log::set_boxed_logger(Box::new(StderrLog)).map(|()| log::set_max_level(log::LevelFilter::Warn));
     let args = match parse_args() {
         Ok(args) => args,
