@@ -568,7 +568,7 @@ fn run_std_child(args: &Args, config: &Config) -> Option<Summary> {
                 progress = line;
             } else if !line.trim().is_empty() {
                 last.push(line);
-                if last.len() > 5 {
+                if last.len() > 40 {
                     last.remove(0);
                 }
             }
@@ -615,7 +615,22 @@ fn run_std_child(args: &Args, config: &Config) -> Option<Summary> {
             Some(summary)
         }
         None => {
-            let why = last_err.last().cloned().unwrap_or_default();
+            // Its threads' messages may interleave: name the distinct
+            // failures among its last lines, in order.
+            let mut failures: Vec<&str> = Vec::new();
+            for line in &last_err {
+                let line = line.trim();
+                let failure = ["failed to", "fatal runtime error", "cannot", "Cannot"].iter().any(|k| line.contains(k))
+                    && !line.starts_with("thread '");
+                if failure && !failures.contains(&line) {
+                    failures.push(line);
+                }
+            }
+            let why = if failures.is_empty() {
+                last_err.last().cloned().unwrap_or_default()
+            } else {
+                failures.iter().take(3).copied().collect::<Vec<_>>().join(" / ")
+            };
             let seconds = last_progress
                 .split_whitespace()
                 .nth(1)
