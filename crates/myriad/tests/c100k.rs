@@ -43,11 +43,12 @@ fn data_file(tag: &str) -> std::path::PathBuf {
 fn scaled_down_run_verifies_every_response() {
     let path = data_file("run");
     let progress: &'static Progress = Box::leak(Box::default());
-    // Each request waits 1–2 s downstream: far longer than it takes to
-    // receive the first 8,000, even on a loaded machine, so all of them
-    // are in flight at once.
+    // Each request waits 2–4 s downstream: far longer than it takes to
+    // receive the first 8,000 (tens of milliseconds; seconds on a machine
+    // with a load average in the hundreds), so all of them are in flight
+    // at once.
     let mut config = config(1000, 8, 16, Duration::from_secs(30));
-    config.downstream_ms = 1000;
+    config.downstream_ms = 2000;
     let report = on_myriad::run(&config, &path, progress);
     std::fs::remove_file(&path).unwrap();
     assert_eq!(report.errors, 0, "first error: {:?}", report.first_error);
