@@ -1,6 +1,7 @@
-//! The c100k example's workload, scaled down to CI size: 2,000
-//! connections and 20,000+ threads at once, every response verified; and
-//! the server's answers to bad input.
+//! The c100k example's workload, scaled down to CI size: 1,000
+//! connections keeping 8 pipelined requests each in flight (8,000 requests
+//! at once, a thread each), every response verified and in order; and the
+//! server's answers to bad input, also in the middle of a pipeline.
 
 // The test uses part of what the example shares between its two sides.
 #[allow(dead_code)]
@@ -19,10 +20,11 @@ use std::time::Duration;
 
 use shared::{Config, Progress};
 
-fn config(connections: usize, fanout: usize, requests: usize, read_timeout: Duration) -> Config {
+fn config(connections: usize, pipeline: usize, requests: usize, read_timeout: Duration) -> Config {
     Config {
         connections,
-        fanout,
+        pipeline,
+        fanout: 0,
         requests_per_connection: requests,
         backend_connections: 32,
         deadline: Duration::from_secs(120),
@@ -41,15 +43,27 @@ fn data_file(tag: &str) -> std::path::PathBuf {
 fn scaled_down_run_verifies_every_response() {
     let path = data_file("run");
     let progress: &'static Progress = Box::leak(Box::default());
-    let config = config(2000, 9, 3, Duration::from_secs(30));
+    // Each request waits 2–4 s downstream: far longer than it takes to
+    // receive the first 8,000 (tens of milliseconds; seconds on a machine
+    // with a load average in the hundreds), so all of them are in flight
+    // at once.
+    let mut config = config(1000, 8, 16, Duration::from_secs(30));
+    config.downstream_ms = 2000;
     let report = on_myriad::run(&config, &path, progress);
     std::fs::remove_file(&path).unwrap();
     assert_eq!(report.errors, 0, "first error: {:?}", report.first_error);
-    assert_eq!(report.requests, 6000);
-    assert_eq!(report.latencies_us.len(), 6000);
-    // All users connect before any sends, and each request's fan-out
-    // threads wait for the backend: 2,000 × (1 user + 1 handler + 9).
-    assert!(report.peak_threads >= 20_000, "peak {}", report.peak_threads);
+    // Every response verified, in order (the client checks each body
+    // against the id it sent in that position).
+    assert_eq!(report.requests, 16_000);
+    assert_eq!(report.latencies_us.len(), 16_000);
+    // All 8,000 of the first window arrive before the first answer can
+    // leave. A user never has more than 8 outstanding, but the server may
+    // read a user's next request in the instant between writing a
+    // response and counting it answered: at most one more per connection.
+    assert!((8000..=9000).contains(&report.peak_in_flight), "peak in flight {}", report.peak_in_flight);
+    assert_eq!(progress.in_flight.load(std::sync::atomic::Ordering::Relaxed), 0);
+    // A thread per request in flight, plus a thread per connection on each end.
+    assert!(report.peak_threads >= 8000 + 2000, "peak threads {}", report.peak_threads);
 }
 
 /// Sends `request` on a fresh connection and returns the status line and
@@ -70,7 +84,9 @@ fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> (String, bool) {
 fn bad_input_gets_a_clear_status_and_the_connection_closes() {
     let path = data_file("bad");
     let progress: &'static Progress = Box::leak(Box::default());
-    let addr = on_myriad::start_server(&config(1, 2, 1, Duration::from_millis(500)), &path, progress).unwrap();
+    let mut config = config(1, 1, 1, Duration::from_millis(500));
+    config.downstream_ms = 50;
+    let addr = on_myriad::start_server(&config, &path, progress).unwrap();
     assert_eq!(exchange(addr, b"BLAH\r\n\r\n"), ("HTTP/1.1 400 Bad Request".into(), true));
     assert_eq!(exchange(addr, b"GET /nowhere HTTP/1.1\r\n\r\n"), ("HTTP/1.1 404 Not Found".into(), true));
     let huge = format!("GET /work/1 HTTP/1.1\r\nX-Filler: {}\r\n\r\n", "a".repeat(20_000));
@@ -87,6 +103,51 @@ fn bad_input_gets_a_clear_status_and_the_connection_closes() {
     stalled.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut buf = [0u8; 16];
     assert_eq!(stalled.read(&mut buf).unwrap(), 0, "the server closes a stalled connection");
+    // Pipelined: two good requests, a bad one, and one after it. The
+    // answers come in order, the bad one's after the good ones', and the
+    // connection closes without answering what followed.
+    let (statuses, closed) = exchange_all(
+        addr,
+        b"GET /work/7 HTTP/1.1\r\n\r\nGET /work/8 HTTP/1.1\r\n\r\nGET /elsewhere HTTP/1.1\r\n\r\nGET /work/9 HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]);
+    assert!(closed);
     assert_eq!(progress.errors.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(progress.in_flight.load(std::sync::atomic::Ordering::Relaxed), 0);
     std::fs::remove_file(&path).unwrap();
+}
+
+/// Sends `requests` at once on a fresh connection; returns the status line
+/// of every response (checking each 200's body) until the server closes.
+fn exchange_all(addr: std::net::SocketAddr, requests: &[u8]) -> (Vec<String>, bool) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(requests).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut statuses = Vec::new();
+    let ids = [7u64, 8, 9];
+    loop {
+        let mut status = String::new();
+        if reader.read_line(&mut status).unwrap() == 0 {
+            return (statuses, true);
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if header.trim_end().is_empty() {
+                break;
+            }
+            if let Some(v) = header.trim_end().strip_prefix("Content-Length: ") {
+                length = v.parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        if status.starts_with("HTTP/1.1 200") {
+            let id = ids[statuses.len()];
+            assert_eq!(String::from_utf8(body).unwrap(), shared::expected_body(id, 0), "response {id} in order");
+        }
+        statuses.push(status.trim_end().to_string());
+    }
 }

@@ -1,22 +1,44 @@
-//! c100k: 100,000 concurrent requests, one thread each, in one command.
+//! c100k: 100,000 requests in flight at once, one thread each, in one
+//! command.
 //!
 //! "You need to handle 100 000 requests that perform a mixture of IO and CPU
 //! bound work? Just use 100 000 threads." This example does exactly that
 //! with plain blocking code: an HTTP/1.1 server with a thread per
-//! connection whose requests read a file, call a backend over TCP and fan
-//! out into scoped threads, driven by a load generator with a thread per
-//! simulated user, all in one process. Then it runs the *same source* on
-//! `std::thread` (see `workload.rs`: only the imports differ) in a child
-//! process, and prints both side by side.
+//! connection and a thread per request, whose requests read a file, call a
+//! backend over TCP, wait for a simulated downstream call and hash, driven
+//! by a load generator with a thread per simulated user, all in one
+//! process. Then it runs the *same source* on `std::thread` (see
+//! `workload.rs`: only the imports differ) in a child process, and prints
+//! both side by side.
 //!
 //! ```text
 //! cargo run --release --example c100k                # defaults sized from the machine
-//! cargo run --release --example c100k -- --connections 2000 --fanout 10 --requests 3
+//! cargo run --release --example c100k -- --connections 2000 --pipeline 8 --requests 16
 //! ```
 //!
+//! # Why pipelining
+//!
 //! Both ends of every connection live in this process, so each connection
-//! costs two descriptors: the open-file limit caps the connection count
-//! (the run says so), and the fan-out makes up the 100,000 threads.
+//! costs two descriptors, and the open-file limit caps the connections
+//! (20,000 descriptors: 9,616 connections, the run says so). 100,000
+//! requests in flight over fewer connections means several requests
+//! outstanding per connection: HTTP/1.1 pipelining. Each user sends
+//! `pipeline` requests before reading, then one more per reply; the server
+//! starts a thread per request as soon as it reads the request, and each
+//! request thread writes its response after the one before it (see
+//! `workload.rs`). The default depth is sized from the connection count to
+//! aim 25 % above the target, because the first responses leave before the
+//! last requests of the first burst arrive. Each user sends one window by
+//! default (`--requests` more keep the window full: one more request per
+//! reply), and each request's downstream call takes 2–4 s
+//! (`--downstream-ms`): the requests are in flight because they wait, as
+//! in a real server, while all of them are being received. With more
+//! descriptors (`ulimit -n`), the same command runs more connections and a
+//! shallower pipeline.
+//!
+//! The banner states the targets; the summary line and the table state
+//! what was measured: the peak of requests in flight (received, response
+//! not written yet), the peak of threads, CPU time and CPU per request.
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
@@ -38,24 +60,31 @@ mod on_std {
 
 use shared::{Config, Progress, Report};
 
-const TARGET_THREADS: usize = 100_000;
+/// Requests in flight at once that the defaults aim for.
+const TARGET_IN_FLIGHT: usize = 100_000;
 
 struct Args {
     connections: Option<usize>,
-    fanout: Option<usize>,
-    requests: usize,
+    pipeline: Option<usize>,
+    fanout: usize,
+    requests: Option<usize>,
+    downstream_ms: u64,
     std_side: bool,
     skip_std: bool,
+    metrics: bool,
     deadline: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         connections: None,
-        fanout: None,
-        requests: 10,
+        pipeline: None,
+        fanout: 0,
+        requests: None,
+        downstream_ms: 2000,
         std_side: false,
         skip_std: false,
+        metrics: false,
         deadline: Duration::from_secs(60),
     };
     let mut it = std::env::args().skip(1);
@@ -65,13 +94,23 @@ fn parse_args() -> Result<Args, String> {
         };
         match arg.as_str() {
             "--connections" => args.connections = Some(number("--connections")?),
-            "--fanout" => args.fanout = Some(number("--fanout")?),
-            "--requests" => args.requests = number("--requests")?,
+            "--pipeline" => args.pipeline = Some(number("--pipeline")?),
+            "--fanout" => args.fanout = number("--fanout")?,
+            "--requests" => args.requests = Some(number("--requests")?),
+            "--downstream-ms" => args.downstream_ms = number("--downstream-ms")? as u64,
             "--seconds" => args.deadline = Duration::from_secs(number("--seconds")? as u64),
             "--std-side" => args.std_side = true,
+            "--metrics" => args.metrics = true,
             "--no-std" => args.skip_std = true,
             "-h" | "--help" => {
-                return Err("usage: c100k [--connections N] [--fanout K] [--requests R] [--seconds S] [--no-std]".into())
+                return Err(
+                    "usage: c100k [--connections N] [--pipeline D] [--requests R] [--fanout K] [--downstream-ms M] \
+                     [--seconds S] [--no-std] [--metrics]\n\
+                     N connections, each keeping D requests outstanding until it has sent R; each \
+                     request waits M to 2M ms downstream, over K extra threads if K > 0; --metrics adds the \
+                     runtime's counters to the progress lines"
+                        .into(),
+                )
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
@@ -93,6 +132,21 @@ fn raise_nofile() -> u64 {
         }
         limit.rlim_cur
     }
+}
+
+/// CPU time (user, system) of this process so far.
+fn cpu_times() -> (Duration, Duration) {
+    // SAFETY: getrusage fills a valid, zeroed struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    (timeval(usage.ru_utime), timeval(usage.ru_stime))
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
 fn peak_rss_bytes() -> u64 {
@@ -117,7 +171,8 @@ fn thousands(n: u64) -> String {
 }
 
 /// Prints a progress line every so often until `done`.
-fn progress_reporter(progress: &'static Progress, label: &'static str) -> std::sync::mpsc::Sender<()> {
+/// With `metrics`, also the runtime's counters (`myriad::rt::metrics`).
+fn progress_reporter(progress: &'static Progress, label: &'static str, metrics: bool) -> std::sync::mpsc::Sender<()> {
     let (done, stop) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let tty = std::io::stderr().is_terminal();
@@ -129,8 +184,10 @@ fn progress_reporter(progress: &'static Progress, label: &'static str) -> std::s
             let rate = (done - last.1) as f64 / last.0.elapsed().as_secs_f64();
             last = (Instant::now(), done);
             let line = format!(
-                "[{label} {:>5.1}s] threads {} (peak {}) | connections {} | requests {} ({}/s) | errors {}",
+                "[{label} {:>5.1}s] in flight {} (peak {}) | threads {} (peak {}) | connections {} | requests {} ({}/s) | errors {}",
                 start.elapsed().as_secs_f64(),
+                thousands(progress.in_flight.load(Ordering::Relaxed) as u64),
+                thousands(progress.in_flight_peak.load(Ordering::Relaxed) as u64),
                 thousands(progress.threads_alive.load(Ordering::Relaxed) as u64),
                 thousands(progress.threads_peak.load(Ordering::Relaxed) as u64),
                 thousands(progress.connections_open.load(Ordering::Relaxed) as u64),
@@ -138,71 +195,116 @@ fn progress_reporter(progress: &'static Progress, label: &'static str) -> std::s
                 thousands(rate as u64),
                 thousands(progress.errors.load(Ordering::Relaxed)),
             );
-            if tty {
+            let line = if metrics { format!("{line}\n    {}", runtime_counters()) } else { line };
+            if tty && !metrics {
                 eprint!("\r{line}\x1b[K");
             } else {
                 eprintln!("{line}");
             }
         }
-        if tty {
+        if tty && !metrics {
             eprintln!();
         }
     });
     done
 }
 
+/// The runtime's counters, summed over workers, for `--metrics`.
+fn runtime_counters() -> String {
+    let m = myriad::rt::metrics();
+    let sum = |f: fn(&myriad::rt::WorkerMetrics) -> u64| m.workers.iter().map(f).sum::<u64>();
+    format!(
+        "rt: switches {} | spawned {} started {} finished {} not started {} | runnable {} parked {} | timers {} | \
+         sleeps {} poll wake-ups {} steals {} stalls {} | io_uring ops {} | blocking {} done, {} queued, {} threads",
+        m.context_switches(),
+        m.threads_spawned(),
+        sum(|w| w.started),
+        sum(|w| w.finished),
+        m.threads_not_started,
+        m.threads_runnable(),
+        m.threads_parked(),
+        sum(|w| w.timers_pending),
+        sum(|w| w.sleeps),
+        sum(|w| w.poll_wakeups),
+        sum(|w| w.steals),
+        m.stalls(),
+        m.io_uring_operations,
+        m.blocking_completed,
+        m.blocking_queued,
+        m.blocking_threads,
+    )
+}
+
 /// One side's figures, as printed in the table (and passed from the std
-/// child to the parent as `key=value` pairs).
+/// child to the parent as `key=value` pairs, `-` for what is unknown).
+/// `None`: not measured (a side that died or completed no request).
 #[derive(Default, Clone)]
 struct Summary {
     connections: u64,
+    pipeline: u64,
+    peak_in_flight: Option<u64>,
     peak_threads: u64,
     requests: u64,
     errors: u64,
     seconds: f64,
-    p50_us: u64,
-    p99_us: u64,
-    max_us: u64,
-    peak_rss: u64,
+    p50_us: Option<u64>,
+    p99_us: Option<u64>,
+    max_us: Option<u64>,
+    peak_rss: Option<u64>,
+    cpu_user: Option<Duration>,
+    cpu_sys: Option<Duration>,
     stopped: String,
 }
 
 impl Summary {
-    fn of(report: &Report, connections: usize) -> Summary {
-        let pct = |p: f64| {
-            let l = &report.latencies_us;
-            if l.is_empty() {
-                0
-            } else {
-                l[((l.len() - 1) as f64 * p) as usize] as u64
-            }
-        };
+    fn of(report: &Report, config: &Config) -> Summary {
+        let l = &report.latencies_us;
+        let pct = |p: f64| (!l.is_empty()).then(|| l[((l.len() - 1) as f64 * p) as usize] as u64);
+        let (user, sys) = cpu_times();
         Summary {
-            connections: connections as u64,
+            connections: config.connections as u64,
+            pipeline: config.pipeline as u64,
+            peak_in_flight: Some(report.peak_in_flight as u64),
             peak_threads: report.peak_threads as u64,
             requests: report.requests,
             errors: report.errors,
             seconds: report.elapsed.as_secs_f64(),
             p50_us: pct(0.5),
             p99_us: pct(0.99),
-            max_us: report.latencies_us.last().copied().unwrap_or(0) as u64,
-            peak_rss: peak_rss_bytes(),
+            max_us: l.last().map(|&v| v as u64),
+            peak_rss: Some(peak_rss_bytes()),
+            cpu_user: Some(user),
+            cpu_sys: Some(sys),
             stopped: report.first_error.clone().unwrap_or_else(|| "completed".into()),
         }
     }
 
+    /// CPU time per completed request.
+    fn cpu_us_per_request(&self) -> Option<f64> {
+        let cpu = self.cpu_user? + self.cpu_sys?;
+        (self.requests > 0).then(|| cpu.as_secs_f64() * 1e6 / self.requests as f64)
+    }
+
     fn encode(&self) -> String {
+        let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let secs = |v: Option<Duration>| v.map_or("-".to_string(), |v| format!("{:.2}", v.as_secs_f64()));
         format!(
-            "C100K-SUMMARY connections={} peak_threads={} requests={} errors={} seconds={} p50={} p99={} max={} rss={} stopped={}",
+            "C100K-SUMMARY connections={} pipeline={} peak_in_flight={} peak_threads={} requests={} errors={} \
+             seconds={:.2} p50={} p99={} max={} rss={} cpu_user={} cpu_sys={} cpu_us_per_request={} stopped={}",
             self.connections,
+            self.pipeline,
+            opt(self.peak_in_flight),
             self.peak_threads,
             self.requests,
             self.errors,
             self.seconds,
-            self.p50_us,
-            self.p99_us,
-            self.max_us,
-            self.peak_rss,
+            opt(self.p50_us),
+            opt(self.p99_us),
+            opt(self.max_us),
+            opt(self.peak_rss),
+            secs(self.cpu_user),
+            secs(self.cpu_sys),
+            self.cpu_us_per_request().map_or("-".to_string(), |v| format!("{v:.0}")),
             self.stopped.replace('\n', " ")
         )
     }
@@ -213,16 +315,22 @@ impl Summary {
         let mut s = Summary { stopped: stopped.to_string(), ..Summary::default() };
         for field in fields.split(' ') {
             let (k, v) = field.split_once('=')?;
+            let n = v.parse::<u64>().ok();
+            let secs = v.parse::<f64>().ok().map(Duration::from_secs_f64);
             match k {
-                "connections" => s.connections = v.parse().ok()?,
-                "peak_threads" => s.peak_threads = v.parse().ok()?,
-                "requests" => s.requests = v.parse().ok()?,
-                "errors" => s.errors = v.parse().ok()?,
+                "connections" => s.connections = n?,
+                "pipeline" => s.pipeline = n?,
+                "peak_in_flight" => s.peak_in_flight = n,
+                "peak_threads" => s.peak_threads = n?,
+                "requests" => s.requests = n?,
+                "errors" => s.errors = n?,
                 "seconds" => s.seconds = v.parse().ok()?,
-                "p50" => s.p50_us = v.parse().ok()?,
-                "p99" => s.p99_us = v.parse().ok()?,
-                "max" => s.max_us = v.parse().ok()?,
-                "rss" => s.peak_rss = v.parse().ok()?,
+                "p50" => s.p50_us = n,
+                "p99" => s.p99_us = n,
+                "max" => s.max_us = n,
+                "rss" => s.peak_rss = n,
+                "cpu_user" => s.cpu_user = secs,
+                "cpu_sys" => s.cpu_sys = secs,
                 _ => {}
             }
         }
@@ -231,19 +339,29 @@ impl Summary {
 }
 
 fn print_table(myriad: &Summary, std_side: Option<&Summary>) {
-    let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
-    let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
-    let per_thread = |s: &Summary| {
-        if s.peak_threads == 0 {
-            "-".to_string()
+    const NONE: &str = "—";
+    let ms = |us: Option<u64>| us.map_or(NONE.to_string(), |us| format!("{:.1} ms", us as f64 / 1000.0));
+    let mib = |b: Option<u64>| b.map_or(NONE.to_string(), |b| format!("{:.0} MiB", b as f64 / (1 << 20) as f64));
+    let per_thread = |s: &Summary| match s.peak_rss {
+        Some(rss) if s.peak_threads > 0 => format!("{:.1} KiB", rss as f64 / s.peak_threads as f64 / 1024.0),
+        _ => NONE.to_string(),
+    };
+    let rate = |s: &Summary| {
+        if s.requests == 0 {
+            NONE.to_string()
         } else {
-            format!("{:.1} KiB", s.peak_rss as f64 / s.peak_threads as f64 / 1024.0)
+            format!("{}/s", thousands((s.requests as f64 / s.seconds.max(1e-9)) as u64))
         }
     };
-    let rate = |s: &Summary| format!("{}/s", thousands((s.requests as f64 / s.seconds.max(1e-9)) as u64));
+    let cpu = |s: &Summary| match (s.cpu_user, s.cpu_sys) {
+        (Some(u), Some(k)) => format!("{:.1} s + {:.1} s", u.as_secs_f64(), k.as_secs_f64()),
+        _ => NONE.to_string(),
+    };
     type Row = (&'static str, Box<dyn Fn(&Summary) -> String>);
     let rows: Vec<Row> = vec![
         ("connections", Box::new(|s: &Summary| thousands(s.connections))),
+        ("pipelined per connection", Box::new(|s: &Summary| thousands(s.pipeline))),
+        ("peak requests in flight", Box::new(|s: &Summary| s.peak_in_flight.map_or(NONE.to_string(), thousands))),
         ("peak concurrent threads", Box::new(|s: &Summary| thousands(s.peak_threads))),
         ("requests completed", Box::new(|s: &Summary| thousands(s.requests))),
         ("wall time", Box::new(|s: &Summary| format!("{:.1} s", s.seconds))),
@@ -251,16 +369,23 @@ fn print_table(myriad: &Summary, std_side: Option<&Summary>) {
         ("latency p50", Box::new(move |s: &Summary| ms(s.p50_us))),
         ("latency p99", Box::new(move |s: &Summary| ms(s.p99_us))),
         ("latency max", Box::new(move |s: &Summary| ms(s.max_us))),
+        ("CPU user + system", Box::new(cpu)),
+        (
+            "CPU per request",
+            Box::new(|s: &Summary| s.cpu_us_per_request().map_or(NONE.to_string(), |v| format!("{v:.0} µs"))),
+        ),
         ("peak RSS", Box::new(move |s: &Summary| mib(s.peak_rss))),
         ("RSS per thread (peak)", Box::new(per_thread)),
         ("errors", Box::new(|s: &Summary| thousands(s.errors))),
     ];
+    // Pads by characters, not bytes ("—" and "µ" are more than one byte).
+    let cell = |text: String| format!("{}{text}", " ".repeat(18usize.saturating_sub(text.chars().count())));
     println!();
-    println!("| {:<24} | {:>16} | {:>16} |", "", "myriad", "std::thread");
-    println!("|{:-<26}|{:->18}|{:->18}|", "", "", "");
+    println!("| {:<24} | {:>18} | {:>18} |", "", "myriad", "std::thread");
+    println!("|{:-<26}|{:->20}|{:->20}|", "", "", "");
     for (name, f) in &rows {
         let theirs = std_side.map_or("-".to_string(), f);
-        println!("| {:<24} | {:>16} | {:>16} |", name, f(myriad), theirs);
+        println!("| {:<24} | {} | {} |", name, cell(f(myriad)), cell(theirs));
     }
     println!();
     println!("myriad:      {}", myriad.stopped);
@@ -269,18 +394,18 @@ fn print_table(myriad: &Summary, std_side: Option<&Summary>) {
     }
 }
 
-fn run_side(config: &Config, std_side: bool) -> Summary {
+fn run_side(config: &Config, std_side: bool, metrics: bool) -> Summary {
     let data = std::env::temp_dir().join(format!("myriad-c100k-{}.dat", std::process::id()));
     if let Err(err) = shared::write_data_file(&data) {
         eprintln!("cannot write the data file {}: {err}", data.display());
         std::process::exit(1);
     }
     let progress: &'static Progress = Box::leak(Box::default());
-    let done = progress_reporter(progress, if std_side { "std::thread" } else { "myriad" });
+    let done = progress_reporter(progress, if std_side { "std::thread" } else { "myriad" }, metrics && !std_side);
     let report = if std_side { on_std::run(config, &data, progress) } else { on_myriad::run(config, &data, progress) };
     drop(done);
     let _ = std::fs::remove_file(&data);
-    Summary::of(&report, config.connections)
+    Summary::of(&report, config)
 }
 
 /// Prints the runtime's warnings (stall reports) on stderr.
@@ -313,47 +438,64 @@ fn main() {
     let backend_connections = 256;
     let reserve = 256 + 2 * backend_connections as u64;
     let fd_cap = (nofile.saturating_sub(reserve) / 2) as usize;
-    let connections = args.connections.unwrap_or(fd_cap.min(TARGET_THREADS)).max(1);
-    let fanout = args.fanout.unwrap_or(TARGET_THREADS.div_ceil(connections) + 1).max(1);
+    let connections = args.connections.unwrap_or(fd_cap.min(TARGET_IN_FLIGHT)).max(1);
+    // Aim 25 % above the target (see the header comment).
+    let pipeline = args.pipeline.unwrap_or((TARGET_IN_FLIGHT * 5 / 4).div_ceil(connections)).max(1);
+    let requests = args.requests.unwrap_or(pipeline).max(1);
     let config = Config {
         connections,
-        fanout,
-        requests_per_connection: args.requests,
+        pipeline,
+        fanout: args.fanout,
+        requests_per_connection: requests,
         backend_connections,
         deadline: args.deadline,
         read_timeout: Duration::from_secs(10),
-        downstream_ms: 200,
+        downstream_ms: args.downstream_ms,
     };
 
     if args.std_side {
-        let summary = run_side(&config, true);
+        let summary = run_side(&config, true, false);
         println!("{}", summary.encode());
         return;
     }
 
+    let threads_per_request = 1 + args.fanout;
     println!(
-        "c100k: {} connections (one thread each on both ends), each request fanning out into {} threads: \
-         up to {} threads at once",
+        "c100k: target {} requests in flight at once, one thread each: {} connections (a thread each on both \
+         ends) x {} pipelined requests = {} at most{}; {} requests per connection, {} in all",
+        thousands(TARGET_IN_FLIGHT as u64),
         thousands(connections as u64),
-        fanout,
-        thousands((connections * (fanout + 2)) as u64)
+        pipeline,
+        thousands((connections * pipeline) as u64),
+        if threads_per_request > 1 {
+            format!(" ({threads_per_request} threads per request with the fan-out)")
+        } else {
+            String::new()
+        },
+        requests,
+        thousands((connections * requests) as u64),
     );
-    if args.connections.is_none() && fd_cap < TARGET_THREADS {
+    if args.connections.is_none() && fd_cap < TARGET_IN_FLIGHT {
         println!(
             "note: the open-file limit ({nofile}) caps this run at {} connections with both ends in one \
-             process; the fan-out makes up the threads. Raise it with `ulimit -n 1048576` (the hard \
-             limit: /etc/security/limits.conf or systemd's LimitNOFILE) for more.",
+             process, so each keeps {pipeline} requests outstanding. Raise it with `ulimit -n 1048576` (the \
+             hard limit: /etc/security/limits.conf or systemd's LimitNOFILE) for more connections.",
             thousands(fd_cap as u64)
         );
     }
-    let myriad = run_side(&config, false);
+    let myriad = run_side(&config, false, args.metrics);
     println!("{}", myriad.encode());
+    if args.metrics {
+        println!("{}", runtime_counters());
+    }
 
     let std_summary = if args.skip_std {
         None
     } else {
-        println!("\nThe same workload on std::thread (one OS thread per connection and per fan-out task), in a child process:");
-        run_std_child(&args, connections, fanout)
+        println!(
+            "\nThe same workload on std::thread (one OS thread per connection and per request), in a child process:"
+        );
+        run_std_child(&args, &config)
     };
     print_table(&myriad, std_summary.as_ref());
     if myriad.errors > 0 {
@@ -361,17 +503,50 @@ fn main() {
     }
 }
 
-fn run_std_child(args: &Args, connections: usize, fanout: usize) -> Option<Summary> {
+/// How a child process ended, from `wait4`'s status.
+fn describe_status(status: libc::c_int) -> String {
+    if libc::WIFEXITED(status) {
+        format!("exit status {}", libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        let name = match signal {
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGBUS => "SIGBUS",
+            _ => "",
+        };
+        format!("killed by signal {signal} {name}").trim_end().to_string()
+    } else {
+        format!("status {status}")
+    }
+}
+
+/// Figures from the std side's last progress line (when it died before its
+/// summary): `segment` is the `|`-separated part that starts with it.
+fn progress_figure(line: &str, segment: &str, peak: bool) -> Option<u64> {
+    let part = line.split(" | ").map(|p| p.split("] ").last().unwrap_or(p)).find(|p| p.starts_with(segment))?;
+    let rest = part.strip_prefix(segment)?;
+    let rest = if peak { rest.split("(peak ").nth(1)? } else { rest };
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == ',').filter(|c| *c != ',').collect();
+    digits.parse().ok()
+}
+
+fn run_std_child(args: &Args, config: &Config) -> Option<Summary> {
     let exe = std::env::current_exe().ok()?;
     let mut child = std::process::Command::new(exe)
         .args([
             "--std-side",
             "--connections",
-            &connections.to_string(),
-            "--fanout",
-            &fanout.to_string(),
+            &config.connections.to_string(),
+            "--pipeline",
+            &config.pipeline.to_string(),
             "--requests",
-            &args.requests.to_string(),
+            &config.requests_per_connection.to_string(),
+            "--fanout",
+            &config.fanout.to_string(),
+            "--downstream-ms",
+            &config.downstream_ms.to_string(),
             "--seconds",
             &args.deadline.as_secs().min(30).to_string(),
         ])
@@ -393,21 +568,34 @@ fn run_std_child(args: &Args, connections: usize, fanout: usize) -> Option<Summa
                 progress = line;
             } else if !line.trim().is_empty() {
                 last.push(line);
-                if last.len() > 5 {
+                if last.len() > 40 {
                     last.remove(0);
                 }
             }
         }
         (progress, last)
     });
+    // Reaped with wait4, for the child's CPU time even if it died. (Not its
+    // peak RSS: wait4's counts this process's memory too, which the child
+    // shared until its exec; the child reports its own when it completes.)
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: a zeroed rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break Some(status);
+    let reaped = loop {
+        // SAFETY: our own child's pid, with valid out-pointers.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break true;
+        }
+        if r < 0 {
+            break false;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            break child.wait().ok();
+            // SAFETY: as above, now blocking until it ends.
+            break unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } == pid;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -415,15 +603,33 @@ fn run_std_child(args: &Args, connections: usize, fanout: usize) -> Option<Summa
     use std::io::Read;
     let _ = std::io::BufReader::new(stdout).read_to_string(&mut out);
     let (last_progress, last_err) = err_lines.join().unwrap_or_default();
+    let measured = |summary: &mut Summary| {
+        if reaped {
+            summary.cpu_user = Some(timeval(usage.ru_utime));
+            summary.cpu_sys = Some(timeval(usage.ru_stime));
+        }
+    };
     match out.lines().find_map(Summary::decode) {
-        Some(summary) => Some(summary),
+        Some(mut summary) => {
+            measured(&mut summary);
+            Some(summary)
+        }
         None => {
-            let why = last_err.last().cloned().unwrap_or_default();
-            // How far it got, from its last progress line.
-            let figure = |key: &str| -> u64 {
-                last_progress.split(key).nth(1).and_then(|rest| rest.split_whitespace().next()).map_or(0, |n| {
-                    n.trim_end_matches(|c: char| !c.is_ascii_digit()).replace(',', "").parse().unwrap_or(0)
-                })
+            // Its threads' messages may interleave: name the distinct
+            // failures among its last lines, in order.
+            let mut failures: Vec<&str> = Vec::new();
+            for line in &last_err {
+                let line = line.trim();
+                let failure = ["failed to", "fatal runtime error", "cannot", "Cannot"].iter().any(|k| line.contains(k))
+                    && !line.starts_with("thread '");
+                if failure && !failures.contains(&line) {
+                    failures.push(line);
+                }
+            }
+            let why = if failures.is_empty() {
+                last_err.last().cloned().unwrap_or_default()
+            } else {
+                failures.iter().take(3).copied().collect::<Vec<_>>().join(" / ")
             };
             let seconds = last_progress
                 .split_whitespace()
@@ -435,18 +641,20 @@ fn run_std_child(args: &Args, connections: usize, fanout: usize) -> Option<Summa
             } else {
                 "after its last progress report"
             };
-            Some(Summary {
-                connections: figure("connections "),
-                peak_threads: figure("(peak "),
-                requests: figure("requests "),
-                errors: figure("errors "),
+            let how = if reaped { describe_status(status) } else { "unknown status".into() };
+            let mut summary = Summary {
+                connections: progress_figure(&last_progress, "connections ", false).unwrap_or(0),
+                pipeline: config.pipeline as u64,
+                peak_in_flight: progress_figure(&last_progress, "in flight ", true),
+                peak_threads: progress_figure(&last_progress, "threads ", true).unwrap_or(0),
+                requests: progress_figure(&last_progress, "requests ", false).unwrap_or(0),
+                errors: progress_figure(&last_progress, "errors ", false).unwrap_or(0),
                 seconds,
-                stopped: format!(
-                    "the process died ({}) {when}: {why}",
-                    status.map_or("killed".into(), |s| s.to_string())
-                ),
+                stopped: format!("the process died ({how}) {when}: {why}"),
                 ..Summary::default()
-            })
+            };
+            measured(&mut summary);
+            Some(summary)
         }
     }
 }

@@ -11,10 +11,14 @@ use std::time::Duration;
 pub struct Config {
     /// Simulated users, each with its own connection.
     pub connections: usize,
-    /// Scoped threads each request fans out into.
+    /// Scoped threads each request fans out into (0: none, the request's
+    /// own thread does all of its work).
     pub fanout: usize,
     /// Requests each user sends on its connection (keep-alive).
     pub requests_per_connection: usize,
+    /// Requests each user keeps outstanding on its connection (HTTP/1.1
+    /// pipelining): sent before it reads a reply.
+    pub pipeline: usize,
     /// Connections in the pool to the backend service.
     pub backend_connections: usize,
     /// Stop issuing requests after this long.
@@ -32,6 +36,10 @@ pub struct Progress {
     pub threads_alive: AtomicUsize,
     pub threads_peak: AtomicUsize,
     pub connections_open: AtomicUsize,
+    /// Requests received whose response is not written yet, and the most
+    /// there were at once.
+    pub in_flight: AtomicUsize,
+    pub in_flight_peak: AtomicUsize,
     pub requests_done: AtomicU64,
     pub errors: AtomicU64,
     pub stop_reason: std::sync::Mutex<Option<String>>,
@@ -46,6 +54,15 @@ impl Progress {
 
     pub fn thread_ended(&self) {
         self.threads_alive.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn request_received(&self) {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight_peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    pub fn request_answered(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub fn error(&self, what: String) {
@@ -65,6 +82,7 @@ pub struct Report {
     /// Request latencies in microseconds, sorted.
     pub latencies_us: Vec<u32>,
     pub peak_threads: usize,
+    pub peak_in_flight: usize,
     pub first_error: Option<String>,
 }
 

@@ -1,6 +1,6 @@
-// The c100k workload: an HTTP/1.1 server with one thread per connection,
-// written as plain blocking code, and a load generator with one thread per
-// simulated user — all in one process.
+// The c100k workload: an HTTP/1.1 server with one thread per connection
+// and one thread per request, written as plain blocking code, and a load
+// generator with one thread per simulated user — all in one process.
 //
 // This file is included (`include!`) into a module that first imports
 // `thread`, `net`, `sync` and `fs` from either myriad or std, plus a
@@ -9,18 +9,36 @@
 // sides share (configuration, counters, the expected answers) is in
 // `shared.rs`.
 //
+// Requests in flight come from HTTP/1.1 pipelining: each user sends
+// `pipeline` requests on its connection before it reads the first reply,
+// and sends one more for each reply it reads, so that it always has
+// `pipeline` outstanding until its `requests_per_connection` are sent. The
+// server's connection thread only reads requests, and starts one thread
+// per request; a request thread does the work, then joins the thread of
+// the request before it on the connection (which returns once that one's
+// response is written) and writes its own response: responses leave in
+// request order, as HTTP/1.1 requires, while the work overlaps. A request
+// is *in flight* from the moment its head is read until its response is
+// written (`Progress::request_received`/`request_answered`).
+//
 // A request `GET /work/<id>` does a mixture of work:
 //
-// 1. reads a 4 KiB chunk of a data file (`fs::File::read_at`),
-// 2. fans out into `fanout` scoped threads, each of which waits (a
-//    simulated downstream call, 200–400 ms by default) and hashes its share
-//    of the chunk, then waits for the backend's answer to mix into it,
-// 3. meanwhile calls a backend itself: a round trip over a pooled TCP
-//    connection to a small in-process backend service,
-// 4. replies with the id, the backend's answer and the combined hash.
+// 1. waits for a simulated downstream call (`downstream_ms` to twice that,
+//    by request),
+// 2. reads a 4 KiB chunk of a data file (`fs::File::read_at`),
+// 3. calls a backend: a round trip over a pooled TCP connection to a small
+//    in-process backend service,
+// 4. hashes the chunk (the CPU work), and replies with the id, the
+//    backend's answer and the hash.
+//
+// With `fanout` > 0, the request reads its chunk and then scatters the
+// downstream wait and the hashing over that many scoped threads, which
+// gather with the backend's answer that the request's thread fetches
+// meanwhile.
 //
 // The client knows the file's contents (a function of the offset), so it
-// verifies every response exactly. Bad requests get 400, 404 or 413 and the
+// verifies every response exactly, in order. Bad requests get 400, 404 or
+// 413 (after the responses to the requests before them) and the
 // connection closes; a client that stalls is timed out.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -36,8 +54,12 @@ const MAX_HEAD: u64 = 8 * 1024;
 const MAX_BODY: u64 = 64 * 1024;
 
 /// Connections to the backend service, checked out one request at a time.
+/// Reads go through a `BufReader`: a read that asks for more than the
+/// 8 bytes that came tells the runtime the socket is drained, so the next
+/// one waits for data instead of first trying a `recv` that would only say
+/// `EAGAIN` (a wasted syscall per call on each end, 2 of ~12 per request).
 struct BackendPool {
-    idle: sync::Mutex<Vec<net::TcpStream>>,
+    idle: sync::Mutex<Vec<BufReader<net::TcpStream>>>,
     available: sync::Condvar,
 }
 
@@ -53,7 +75,7 @@ impl BackendPool {
             }
         };
         let result = (|| {
-            stream.write_all(&id.to_le_bytes())?;
+            stream.get_mut().write_all(&id.to_le_bytes())?;
             let mut reply = [0u8; 8];
             stream.read_exact(&mut reply)?;
             Ok(u64::from_le_bytes(reply))
@@ -70,13 +92,14 @@ fn start_backend(progress: &'static Progress) -> std::io::Result<std::net::Socke
     let addr = listener.local_addr()?;
     thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
+            let Ok(stream) = stream else { continue };
             let spawned = thread::Builder::new().spawn(move || {
                 progress.thread_started();
                 let mut id = [0u8; 8];
-                while stream.read_exact(&mut id).is_ok() {
+                let mut reader = BufReader::new(&stream);
+                while reader.read_exact(&mut id).is_ok() {
                     let answer = backend_answer(u64::from_le_bytes(id));
-                    if stream.write_all(&answer.to_le_bytes()).is_err() {
+                    if (&stream).write_all(&answer.to_le_bytes()).is_err() {
                         break;
                     }
                 }
@@ -90,8 +113,14 @@ fn start_backend(progress: &'static Progress) -> std::io::Result<std::net::Socke
     Ok(addr)
 }
 
-/// Why a request was refused.
+fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+/// Why a request was refused (or, `Idle`, not received).
 enum Refusal {
+    /// No request began within the read timeout.
+    Idle,
     BadRequest,
     NotFound,
     TooLarge,
@@ -107,7 +136,11 @@ fn read_request(reader: &mut BufReader<&net::TcpStream>) -> std::io::Result<Opti
     let mut target = Err(Refusal::BadRequest);
     loop {
         line.clear();
-        let n = limited.read_until(b'\n', &mut line)?;
+        let n = match limited.read_until(b'\n', &mut line) {
+            // Nothing of a new request within the read timeout.
+            Err(err) if first && line.is_empty() && is_timeout(&err) => return Ok(Some(Err(Refusal::Idle))),
+            result => result?,
+        };
         if n == 0 {
             if first && head.is_empty() {
                 return Ok(None);
@@ -166,35 +199,113 @@ fn linger_close(stream: &net::TcpStream) {
     let _ = std::io::copy(&mut stream.take(MAX_BODY), &mut std::io::sink());
 }
 
-/// Serves one connection until it closes, errs, or sends a bad request.
-fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(ctx.read_timeout))?;
-    // Reads and writes share the one descriptor (`&TcpStream` is `Read`
-    // and `Write`): a clone would cost a descriptor per connection.
-    let mut writer = &stream;
-    let mut reader = BufReader::new(&stream);
-    while let Some(request) = read_request(&mut reader)? {
-        let id = match request {
-            Ok(id) => id,
-            Err(refusal) => {
-                let status = match refusal {
-                    Refusal::BadRequest => "400 Bad Request",
-                    Refusal::NotFound => "404 Not Found",
-                    Refusal::TooLarge => "413 Content Too Large",
-                };
-                let head = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                writer.write_all(head.as_bytes())?;
-                linger_close(reader.get_ref());
-                return Ok(());
-            }
-        };
-        let body = handle(id, ctx)?;
+/// Writes `response` on `stream`, or shuts the connection down if it
+/// cannot: the client then sees the connection end, not a missing reply.
+fn respond(stream: &net::TcpStream, response: std::io::Result<String>) -> std::io::Result<()> {
+    let written = response.and_then(|response| {
         // One write per response: `write!` straight to a socket would send
         // each piece as its own segment and meet Nagle's algorithm.
-        let response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-        writer.write_all(response.as_bytes())?;
+        let mut writer = stream;
+        writer.write_all(response.as_bytes())
+    });
+    if written.is_err() {
+        let _ = stream.shutdown(net::Shutdown::Both);
     }
-    Ok(())
+    written
+}
+
+/// The result of the request thread before this one: its response is
+/// written (or the connection failed) once it returns.
+fn wait_turn(before: Option<thread::ScopedJoinHandle<'_, std::io::Result<()>>>) -> std::io::Result<()> {
+    match before {
+        None => Ok(()),
+        Some(handle) => handle.join().unwrap_or_else(|_| Err(std::io::Error::other("a request thread panicked"))),
+    }
+}
+
+/// Serves one connection until it closes, errs, or sends a bad request:
+/// reads requests and starts a thread for each (see the file's comment).
+fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(ctx.read_timeout))?;
+    let progress = ctx.progress;
+    // Reads and writes share the one descriptor (`&TcpStream` is `Read`
+    // and `Write`): a clone would cost a descriptor per connection.
+    let stream = &stream;
+    let mut reader = BufReader::new(stream);
+    // When the newest response was written (ms since `opened`): the read
+    // timeout counts from there, not from the start of a read that began
+    // while the client still waited for its responses.
+    let opened = Instant::now();
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let (opened, written) = (&opened, &written);
+    thread::scope(|s| {
+        // The thread of the newest request: the next one writes after it.
+        let mut last: Option<thread::ScopedJoinHandle<'_, std::io::Result<()>>> = None;
+        loop {
+            let request = match read_request(&mut reader) {
+                Ok(Some(request)) => request,
+                Ok(None) => return wait_turn(last),
+                Err(err) => {
+                    // Answer what was received; the read's error is the
+                    // connection's.
+                    let _ = wait_turn(last);
+                    return Err(err);
+                }
+            };
+            let id = match request {
+                Ok(id) => id,
+                // Waiting for the client to read what it asked for is not
+                // being idle: requests are in flight.
+                Err(Refusal::Idle)
+                    if last.as_ref().is_some_and(|l| !l.is_finished())
+                        || opened.elapsed().saturating_sub(Duration::from_millis(written.load(Ordering::Relaxed)))
+                            < ctx.read_timeout =>
+                {
+                    continue
+                }
+                Err(Refusal::Idle) => return wait_turn(last),
+                Err(refusal) => {
+                    wait_turn(last)?;
+                    let status = match refusal {
+                        Refusal::Idle => unreachable!("handled above"),
+                        Refusal::BadRequest => "400 Bad Request",
+                        Refusal::NotFound => "404 Not Found",
+                        Refusal::TooLarge => "413 Content Too Large",
+                    };
+                    let head = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    (&*stream).write_all(head.as_bytes())?;
+                    linger_close(stream);
+                    return Ok(());
+                }
+            };
+            progress.request_received();
+            let before = last.take();
+            let spawned = thread::Builder::new().spawn_scoped(s, move || {
+                progress.thread_started();
+                let body = handle(id, ctx);
+                let result = wait_turn(before).and_then(|()| {
+                    let body = body?;
+                    respond(stream, Ok(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len())))
+                });
+                if result.is_err() {
+                    let _ = stream.shutdown(net::Shutdown::Both);
+                }
+                written.fetch_max(opened.elapsed().as_millis() as u64, Ordering::Relaxed);
+                progress.request_answered();
+                progress.thread_ended();
+                result
+            });
+            match spawned {
+                Ok(handle) => last = Some(handle),
+                Err(err) => {
+                    progress.request_answered();
+                    progress.error(format!("server: cannot spawn a thread per request: {err}"));
+                    let _ = stream.shutdown(net::Shutdown::Both);
+                    return Err(err);
+                }
+            }
+        }
+    })
 }
 
 /// The backend's answer, published by the handler to its fan-out threads.
@@ -221,13 +332,20 @@ impl Answer {
     }
 }
 
-/// The work of one request: the handler reads its chunk, scatters it over
-/// `fanout` scoped threads that each make a downstream call (see
-/// `Config::downstream_ms`) and
-/// hash their part, calls the backend itself meanwhile, and the parts
-/// gather with the backend's answer.
+/// The work of one request (see the file's comment): its body.
 fn handle(id: u64, ctx: &'static Server) -> std::io::Result<String> {
-    let mut chunk = vec![0u8; CHUNK];
+    // On the thread's stack: no heap allocation per request.
+    let mut chunk = [0u8; CHUNK];
+    if ctx.fanout == 0 {
+        // The downstream call first: a request costs little CPU until it
+        // returns, so all of a burst's threads are started and waiting
+        // together, not queued behind each other's backend calls.
+        thread::sleep(Duration::from_millis(ctx.downstream_ms + id % (ctx.downstream_ms + 1)));
+        ctx.file.read_exact_at(&mut chunk, chunk_offset(id))?;
+        let backend = ctx.backend.call(id)?;
+        let hash = combined_hash(&chunk, parts(&chunk, 1).map(|part| part_hash(fnv1a(part), backend)));
+        return Ok(format!("{id} {backend} {hash:016x}\n"));
+    }
     ctx.file.read_exact_at(&mut chunk, chunk_offset(id))?;
     let progress = ctx.progress;
     let answer = Answer { value: sync::Mutex::new(None), ready: sync::Condvar::new() };
@@ -288,7 +406,7 @@ pub fn start_server(
     for _ in 0..config.backend_connections {
         let stream = net::TcpStream::connect(backend_addr)?;
         stream.set_nodelay(true)?;
-        pool.push(stream);
+        pool.push(BufReader::new(stream));
     }
     let server: &'static Server = Box::leak(Box::new(Server {
         read_timeout: config.read_timeout,
@@ -364,9 +482,39 @@ impl Gate {
     }
 }
 
-/// One simulated user: connects, sends its requests, verifies each reply.
+/// Reads one response and returns its body (or the status, if not 200).
+fn read_response(reader: &mut BufReader<&net::TcpStream>) -> std::io::Result<String> {
+    let mut line = String::new();
+    let mut length = None;
+    if reader.read_line(&mut line)? == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    if !line.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other(format!("status {:?}", line.trim_end())));
+    }
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some(v) = header.strip_prefix("Content-Length: ") {
+            length = v.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0u8; length.ok_or_else(|| std::io::Error::other("no Content-Length"))?];
+    reader.read_exact(&mut body)?;
+    String::from_utf8(body).map_err(std::io::Error::other)
+}
+
+/// One simulated user: connects, keeps `pipeline` requests outstanding
+/// until it has sent its share, and verifies each reply, in order.
 fn user(addr: std::net::SocketAddr, index: usize, config: &Config, gate: &Gate, progress: &Progress) -> Vec<u32> {
-    let mut latencies = Vec::with_capacity(config.requests_per_connection);
+    let total = config.requests_per_connection;
+    let mut latencies = Vec::with_capacity(total);
     let connected = net::TcpStream::connect(addr);
     gate.arrive_and_wait();
     let start = Instant::now();
@@ -380,40 +528,31 @@ fn user(addr: std::net::SocketAddr, index: usize, config: &Config, gate: &Gate, 
     let _ = stream.set_read_timeout(Some(config.read_timeout * 3));
     let mut writer = &stream;
     let mut reader = BufReader::new(&stream);
-    for r in 0..config.requests_per_connection {
-        if start.elapsed() > config.deadline || progress.stopping.load(Ordering::Relaxed) {
-            break;
+    let id_of = |r: usize| (index * total + r) as u64;
+    // When each outstanding request was sent, oldest first.
+    let mut sent = std::collections::VecDeque::with_capacity(config.pipeline);
+    let mut next = 0;
+    let mut batch = String::new();
+    for r in 0..total {
+        // Top the window up, in one write (one segment, not one per request).
+        let stop = start.elapsed() > config.deadline || progress.stopping.load(Ordering::Relaxed);
+        while !stop && next < total && sent.len() < config.pipeline.max(1) {
+            batch.push_str(&format!("GET /work/{} HTTP/1.1\r\nHost: c100k\r\n\r\n", id_of(next)));
+            next += 1;
+            sent.push_back(Instant::now());
         }
-        let id = (index * config.requests_per_connection + r) as u64;
-        let sent = Instant::now();
-        let outcome = (|| -> std::io::Result<String> {
-            writer.write_all(format!("GET /work/{id} HTTP/1.1\r\nHost: c100k\r\n\r\n").as_bytes())?;
-            let mut line = String::new();
-            let mut length = None;
-            reader.read_line(&mut line)?;
-            if !line.starts_with("HTTP/1.1 200") {
-                return Err(std::io::Error::other(format!("status {:?}", line.trim_end())));
+        if !batch.is_empty() {
+            if let Err(err) = writer.write_all(batch.as_bytes()) {
+                progress.error(format!("client: sending request {}: {err}", id_of(next - 1)));
+                break;
             }
-            loop {
-                line.clear();
-                if reader.read_line(&mut line)? == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                let header = line.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some(v) = header.strip_prefix("Content-Length: ") {
-                    length = v.parse::<usize>().ok();
-                }
-            }
-            let mut body = vec![0u8; length.ok_or_else(|| std::io::Error::other("no Content-Length"))?];
-            reader.read_exact(&mut body)?;
-            String::from_utf8(body).map_err(std::io::Error::other)
-        })();
-        match outcome {
+            batch.clear();
+        }
+        let Some(sent_at) = sent.pop_front() else { break };
+        let id = id_of(r);
+        match read_response(&mut reader) {
             Ok(body) if body == expected_body(id, config.fanout) => {
-                latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                latencies.push(sent_at.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 progress.requests_done.fetch_add(1, Ordering::Relaxed);
             }
             Ok(body) => {
@@ -442,6 +581,7 @@ pub fn run(config: &Config, data_file: &std::path::Path, progress: &'static Prog
                 elapsed: start.elapsed(),
                 latencies_us: Vec::new(),
                 peak_threads: 0,
+                peak_in_flight: 0,
                 first_error: progress.stop_reason.lock().unwrap().clone(),
             };
         }
@@ -481,6 +621,7 @@ pub fn run(config: &Config, data_file: &std::path::Path, progress: &'static Prog
         elapsed: start.elapsed(),
         latencies_us,
         peak_threads: progress.threads_peak.load(Ordering::Relaxed),
+        peak_in_flight: progress.in_flight_peak.load(Ordering::Relaxed),
         first_error: progress.stop_reason.lock().unwrap().clone(),
     }
 }
