@@ -10,8 +10,9 @@
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
+use crate::rt::context;
 use crate::rt::wait::{self, Wake};
-use crate::rt::{worker, Runtime, WaitReason};
+use crate::rt::{Runtime, WaitReason};
 
 /// Runs `f` on an offload OS thread and returns its result, parking the
 /// calling myriad thread meanwhile so that its worker runs other threads.
@@ -41,7 +42,7 @@ where
     F: FnOnce() -> R + Send,
     R: Send,
 {
-    if worker::with_current_task(|task| task.is_none()) {
+    if !context::on_myriad_thread() {
         return f();
     }
     let rt = Runtime::get_started();

@@ -13,12 +13,13 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use super::File;
-use crate::rt::{uring, worker};
+use crate::rt::context;
+use crate::rt::uring;
 
 /// Whether data should go through io_uring: a myriad thread, with io_uring
 /// usable in this process.
 fn through_ring() -> bool {
-    worker::with_current_task(|task| task.is_some()) && uring::available()
+    context::on_myriad_thread() && uring::available()
 }
 
 /// Opens `path` for reading and returns its size hint, in one hop.

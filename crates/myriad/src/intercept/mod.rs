@@ -72,7 +72,8 @@ mod socket;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::rt::{reactor, worker};
+use crate::rt::context;
+use crate::rt::reactor;
 
 /// Whether interception is switched on (`MYRIAD_INTERCEPT`,
 /// `rt::Builder::intercept`); settled when the runtime starts.
@@ -113,7 +114,7 @@ pub(crate) fn install(enabled: bool) {
 /// calls (`myriad::net`'s).
 #[inline]
 fn parks_here() -> bool {
-    ENABLED.load(Ordering::Relaxed) && worker::with_current_task(|task| task.is_some()) && !reactor::in_own_call()
+    ENABLED.load(Ordering::Relaxed) && context::on_myriad_thread() && !reactor::in_own_call()
 }
 
 /// The calling OS thread's errno.

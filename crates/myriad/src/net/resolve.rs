@@ -26,12 +26,12 @@ use std::io;
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 
-use crate::rt::worker;
+use crate::rt::context;
 
 /// Resolves `addr` as `addr.to_socket_addrs()` would, without blocking a
 /// worker.
 pub(crate) fn resolve<A: ToSocketAddrs + Send>(addr: A) -> io::Result<Vec<SocketAddr>> {
-    if worker::with_current_task(|task| task.is_none()) || is_literal(&addr) {
+    if !context::on_myriad_thread() || is_literal(&addr) {
         return addr.to_socket_addrs().map(Iterator::collect);
     }
     crate::blocking(move || addr.to_socket_addrs().map(Iterator::collect))

@@ -11,6 +11,7 @@
 //! notices it. tokio's coop budget (128 operations per task poll) is the
 //! model. On an OS thread spending does nothing: it starves no worker.
 
+use super::context;
 use std::cell::Cell;
 
 /// Operations a thread may complete without blocking before it yields.
@@ -49,7 +50,7 @@ pub fn refill() {
 
 #[cold]
 fn yield_turn() {
-    super::worker::with_current_task(|task| {
+    context::with_current_task(|task| {
         if let Some(task) = task {
             super::wait::yield_task(task);
         }

@@ -46,6 +46,7 @@
 
 mod cell_cache;
 mod config;
+pub(crate) mod context;
 pub(crate) mod coop;
 mod dump;
 mod event_fd;

@@ -14,6 +14,7 @@
 //! takes no lock) and, through it, the running thread's immutable name and
 //! guard range.
 
+use super::context;
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -82,7 +83,7 @@ pub fn ensure_alternate_stack() {
 extern "C" fn handle_fault(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some(running) = super::worker::running_stack() {
+    if let Some(running) = context::running_stack() {
         if addr >= running.guard_low && addr < running.guard_high {
             // SAFETY: the name points into the running thread's `Task`,
             // which lives at least as long as the thread runs.

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::worker;
+use super::context;
 
 type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 
@@ -31,7 +31,7 @@ pub fn install() {
         if !previous_is_default {
             return previous(info);
         }
-        let name = worker::with_current_task(|task| task.map(|t| t.name().unwrap_or("<unnamed>").to_owned()));
+        let name = context::with_current_task(|task| task.map(|t| t.name().unwrap_or("<unnamed>").to_owned()));
         let Some(name) = name else {
             return previous(info);
         };

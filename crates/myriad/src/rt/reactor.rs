@@ -54,6 +54,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use super::context;
 use super::lock::Mutex;
 use super::wait::WaitReason;
 use super::wait::{self, Wake, Woken};
@@ -277,7 +278,7 @@ impl IoFd {
             // Read before the syscall: `Source::clear` compares the tick.
             let seen = self.registration.get().map(|r| (&r.source, r.source.readiness.load(Ordering::Acquire)));
             if let Some((_, state)) = seen {
-                if trust_bits && state & ready_mask(direction) == 0 && worker::with_current_task(|t| t.is_some()) {
+                if trust_bits && state & ready_mask(direction) == 0 && context::on_myriad_thread() {
                     // Not ready since an operation said so: wait for the
                     // event rather than hear `EAGAIN` first.
                     self.wait(direction, deadline)?;
@@ -309,7 +310,7 @@ impl IoFd {
 
     /// Waits until the descriptor may be ready in `direction`.
     fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
-        if worker::with_current_task(|task| task.is_none()) {
+        if !context::on_myriad_thread() {
             return poll_os(self.fd.as_raw_fd(), direction, deadline);
         }
         let registration = match self.registration.get() {
@@ -376,7 +377,7 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 /// Called on an OS thread, it fails with `Unsupported`.
 #[cfg_attr(not(feature = "intercept"), allow(dead_code))]
 pub fn wait_foreign(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> io::Result<bool> {
-    if worker::with_current_task(|task| task.is_none()) {
+    if !context::on_myriad_thread() {
         return Err(io::ErrorKind::Unsupported.into());
     }
     // One registration per descriptor, however many directions it is

@@ -26,6 +26,7 @@ use std::sync::OnceLock;
 
 use io_uring::{squeue, IoUring};
 
+use super::context;
 use super::event_fd::EventFd;
 use super::lock::Mutex;
 use super::wait::WaitReason;
@@ -195,7 +196,7 @@ pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Resul
         return None;
     }
     let local = worker::local()?;
-    if worker::with_current_task(|task| task.is_none()) {
+    if !context::on_myriad_thread() {
         return None;
     }
     let ring = match local.ring() {

@@ -67,6 +67,7 @@ use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::cell_cache::CellCache;
+use super::context;
 use super::fatal::AbortOnUnwind;
 use super::lock::Mutex;
 use super::overflow;
@@ -362,8 +363,6 @@ pub struct Local {
     pub stacks: RefCell<StackPool>,
     /// Memory of freed thread cells, for the next spawns (`cell_cache.rs`).
     pub cells: RefCell<CellCache>,
-    /// The thread running now (null: the scheduler itself runs).
-    running: Cell<*const Task>,
     /// Every started thread pinned here (for `rt::dump`); each task knows
     /// its index. The pointers are valid: a registered task is alive (it is
     /// queued, running, or holds its own reference while blocked).
@@ -395,29 +394,7 @@ pub fn local() -> Option<&'static Local> {
 /// `fork.rs`), where the worker it was is a copy with no OS thread.
 pub fn forget_worker() {
     LOCAL.with(|l| l.set(std::ptr::null()));
-}
-
-/// The myriad thread running on this OS thread, if any.
-pub fn current_task() -> Option<TaskRef> {
-    with_current_task(|task| task.map(Task::new_ref))
-}
-
-/// Runs `f` with the running myriad thread, without touching its count.
-pub fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
-    let task = local().and_then(|local| {
-        // SAFETY: `running` points to the task the worker is resuming, and
-        // the worker holds an `Arc` to it for the whole resume; the caller
-        // is that task (or the worker itself, when it is null), so the
-        // reference cannot outlive the resume.
-        unsafe { local.running.get().as_ref() }
-    });
-    f(task)
-}
-
-/// What the stack-overflow handler needs about the running myriad thread.
-/// Async-signal-safe: reads a const thread-local and immutable task fields.
-pub fn running_stack() -> Option<super::overflow::RunningStack> {
-    with_current_task(|task| task.map(Task::running_stack))
+    context::set_running(std::ptr::null());
 }
 
 /// Makes a woken, started thread runnable on the worker it is pinned to.
@@ -466,7 +443,6 @@ impl Local {
             timers: RefCell::new(Timers::new()),
             stacks: RefCell::new(StackPool::new()),
             cells: RefCell::new(CellCache::default()),
-            running: Cell::new(std::ptr::null()),
             registry: RefCell::new(Registry::default()),
             coarse_now: Cell::new(Instant::now()),
             dump_served: Cell::new(0),
@@ -559,7 +535,7 @@ impl Local {
             // SAFETY: this worker dequeued the task, so it is its scheduler.
             unsafe { *task.registry_index() = slot };
         }
-        self.running.set(task.as_ptr());
+        context::set_running(task.as_ptr());
         self.shared.running_id.store(task.id.as_u64().get(), Ordering::Relaxed);
         super::coop::refill();
         // SAFETY: this worker dequeued the task, so it is its scheduler, on
@@ -580,7 +556,7 @@ impl Local {
         self.shared.watch.resumed();
         #[cfg(feature = "tracing")]
         drop(entered);
-        self.running.set(std::ptr::null());
+        context::set_running(std::ptr::null());
         self.shared.running_id.store(0, Ordering::Relaxed);
         self.shared.counters.switches.bump();
         if self.shared.is_stalled() {

@@ -22,7 +22,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::rt::worker;
+use crate::rt::context;
 
 /// One key's value on one thread.
 enum Slot {
@@ -75,7 +75,7 @@ impl Drop for OsGuard {
 
 /// Runs `f` on the calling thread's `Locals`. `f` must not run user code.
 fn with_locals<R>(f: impl FnOnce(&mut Locals) -> R) -> R {
-    worker::with_current_task(|task| match task {
+    context::with_current_task(|task| match task {
         // SAFETY: the thread itself, running; `f` runs no user code, so no
         // other borrow of `own` can begin before this one ends.
         Some(task) => f(unsafe { &mut task.own().locals }),

@@ -65,8 +65,9 @@ pub use local::{AccessError, LocalKey};
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use std::thread::{available_parallelism, panicking, Result};
 
+use crate::rt::context;
 use crate::rt::task::TaskRef;
-use crate::rt::{wait, worker};
+use crate::rt::wait;
 
 /// Spawns a new myriad thread, returning a [`JoinHandle`] for it.
 ///
@@ -181,7 +182,7 @@ impl fmt::Debug for Thread {
 
 /// The calling thread's id as a number, cheaply (no handle is made).
 pub(crate) fn current_id_u64() -> u64 {
-    worker::with_current_task(|task| match task {
+    context::with_current_task(|task| match task {
         Some(task) => task.id.as_u64().get(),
         None => OS_THREAD_ID.with(|id| id.as_u64().get()),
     })
@@ -196,7 +197,7 @@ pub(crate) fn current_id_u64() -> u64 {
 /// assert!(inner.join().unwrap());
 /// ```
 pub fn current() -> Thread {
-    match worker::current_task() {
+    match context::current_task() {
         Some(task) => Thread::from_task(task),
         None => Thread { inner: Inner::Os { thread: std::thread::current(), id: OS_THREAD_ID.with(|id| *id) } },
     }
@@ -215,7 +216,7 @@ pub fn current() -> Thread {
 /// assert_eq!(parked.join().unwrap(), "unparked");
 /// ```
 pub fn park() {
-    worker::with_current_task(|task| match task {
+    context::with_current_task(|task| match task {
         Some(task) => wait::park_task(task, None),
         None => std::thread::park(),
     })
@@ -230,7 +231,7 @@ pub fn park() {
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
 pub fn park_timeout(dur: Duration) {
-    worker::with_current_task(|task| match task {
+    context::with_current_task(|task| match task {
         Some(task) => wait::park_task(task, Instant::now().checked_add(dur)),
         None => std::thread::park_timeout(dur),
     })
@@ -266,7 +267,7 @@ pub fn sleep(dur: Duration) {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    if worker::with_current_task(|task| task.is_none()) {
+    if !context::on_myriad_thread() {
         let now = Instant::now();
         if deadline > now {
             std::thread::sleep(deadline - now);

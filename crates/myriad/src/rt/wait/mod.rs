@@ -35,6 +35,7 @@ pub use suspend::{add_timer, note_wait, yield_now, yield_task};
 use super::lock::{Condvar, Mutex};
 use super::task::{Task, TaskRef};
 use super::worker;
+use crate::rt::context;
 
 const WOKEN: u64 = 0;
 const TIMED_OUT: u64 = 1;
@@ -283,7 +284,7 @@ impl Wake {
 /// On an OS thread with no deadline the wait may also end as
 /// `Woken::Abandoned` (the deadlock detector; see there).
 pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
-    worker::with_current_task(|task| match task {
+    context::with_current_task(|task| match task {
         Some(task) => suspend::block_task(task, reason, deadline, register),
         None => block_os(deadline, true, register),
     })
@@ -300,7 +301,7 @@ pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnc
 /// must not be used (or looked at) after its first use; clones must not
 /// outlive that use.
 pub unsafe fn block_once(reason: WaitReason, register: impl FnOnce(Wake)) {
-    worker::with_current_task(|task| match task {
+    context::with_current_task(|task| match task {
         Some(task) => suspend::block_task_once(task, reason, register),
         None => {
             // Only a join may be given up (the deadlock detector's panic):

@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use super::{WaitReason, Wake, Woken};
+use crate::rt::context;
 use crate::rt::task::{Switch, Task};
 use crate::rt::worker;
 
@@ -76,7 +77,7 @@ pub fn yield_task(task: &Task) {
 /// Yields the running thread: a myriad thread lets the other runnable
 /// threads of its worker run first; an OS thread yields to the OS.
 pub fn yield_now() {
-    let yielded = worker::with_current_task(|task| match task {
+    let yielded = context::with_current_task(|task| match task {
         Some(task) => {
             yield_task(task);
             true
