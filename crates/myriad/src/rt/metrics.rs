@@ -1,12 +1,42 @@
 //! A snapshot of the runtime's counters.
 //!
 //! Each worker keeps its own counters, written only by itself (see
-//! `worker::Counter`), so counting costs no shared atomic on hot paths;
+//! `Counter`), so counting costs no shared atomic on hot paths;
 //! a snapshot reads them all.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Runtime;
+
+/// A counter written only by its worker and read by anyone: a relaxed load
+/// and store instead of a locked read-modify-write on the hot path.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn bump(&self) {
+        self.0.store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-worker counters, read by `myriad::rt::metrics`.
+#[derive(Default)]
+pub struct WorkerCounters {
+    pub spawned: Counter,
+    pub started: Counter,
+    pub finished: Counter,
+    pub switches: Counter,
+    pub steals: Counter,
+    pub sleeps: Counter,
+    /// Waits in the poller that returned IO events or a wake-up.
+    pub poll_wakeups: AtomicU64,
+    /// Written by the stall monitor, hence a real atomic counter.
+    pub stalls: AtomicU64,
+}
 
 /// Counters of one worker.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -70,6 +70,8 @@ use super::cell_cache::CellCache;
 use super::context;
 use super::fatal::AbortOnUnwind;
 use super::lock::Mutex;
+use super::metrics::WorkerCounters;
+use super::monitor::OsThreadId;
 use super::overflow;
 use super::poller::Poller;
 use super::reactor;
@@ -89,56 +91,6 @@ const RING_TOKEN: u64 = u64::MAX - 1;
 
 /// How long a worker out of work spins before it sleeps.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
-
-/// A counter written only by its worker and read by anyone: a relaxed load
-/// and store instead of a locked read-modify-write on the hot path.
-#[derive(Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    pub fn bump(&self) {
-        self.0.store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// Per-worker counters, read by `myriad::rt::metrics`.
-#[derive(Default)]
-pub struct WorkerCounters {
-    pub spawned: Counter,
-    pub started: Counter,
-    pub finished: Counter,
-    pub switches: Counter,
-    pub steals: Counter,
-    pub sleeps: Counter,
-    /// Waits in the poller that returned IO events or a wake-up.
-    pub poll_wakeups: AtomicU64,
-    /// Written by the stall monitor, hence a real atomic counter.
-    pub stalls: AtomicU64,
-}
-
-/// How the stall monitor finds a worker's OS thread in the kernel.
-pub struct OsThreadId {
-    /// For `/proc/self/task/<tid>/stat`.
-    pub tid: libc::pid_t,
-    /// For the thread's CPU-time clock.
-    pub cpu_clock: Option<libc::clockid_t>,
-}
-
-impl OsThreadId {
-    fn current() -> OsThreadId {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        let mut clock: libc::clockid_t = 0;
-        // SAFETY: asks for the CPU clock of the calling thread, into a
-        // valid clockid_t; the thread outlives every use (workers never end).
-        let ok = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0;
-        OsThreadId { tid, cpu_clock: ok.then_some(clock) }
-    }
-}
 
 /// The part of a worker other threads can reach.
 pub struct WorkerShared {

@@ -37,6 +37,26 @@ use std::time::{Duration, Instant};
 use super::config::Config;
 use super::Runtime;
 
+/// How the stall monitor finds a worker's OS thread in the kernel.
+pub struct OsThreadId {
+    /// For `/proc/self/task/<tid>/stat`.
+    pub tid: libc::pid_t,
+    /// For the thread's CPU-time clock.
+    pub cpu_clock: Option<libc::clockid_t>,
+}
+
+impl OsThreadId {
+    pub fn current() -> OsThreadId {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: asks for the CPU clock of the calling thread, into a
+        // valid clockid_t; the thread outlives every use (workers never end).
+        let ok = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0;
+        OsThreadId { tid, cpu_clock: ok.then_some(clock) }
+    }
+}
+
 pub(crate) use inspect::WorkerWatch;
 pub(crate) use kernel::{describe_socket, socket_local_addr};
 pub(crate) use lock_cycle::LOCK_WAITS;
