@@ -32,17 +32,35 @@
 //! before its closure returns (the child aborts with a message
 //! otherwise). `std::process::Command` (fork + exec) works anywhere.
 //!
-//! How the parts fit: `worker.rs` runs the scheduler loop, with
-//! `registry.rs` (its started threads) and `cell_cache.rs` (memory for the
-//! next thread cells); `task.rs` is a thread's control block and cell, and
-//! `task_state.rs` its reference count and join protocol; `wait.rs` is the
-//! one blocking primitive; `timer.rs` and `poller.rs` are how a worker
-//! waits for time and events, and `reactor.rs` turns IO readiness into
-//! wake-ups; `stack.rs` and `overflow.rs` give threads guarded stacks.
-//! Observation: `monitor/` watches the workers (one file per watch:
-//! stalls, a stuck program, deadlocks, lock cycles, the dump signal),
-//! `dump.rs` and `metrics.rs` take snapshots, and `report.rs` sends
-//! reports to the one sink in use (`tracing`, else `log`, else stderr).
+//! # How the parts fit
+//!
+//! Each layer uses only the ones below it; the one pair of files that use
+//! each other is the scheduler and the wait primitive (`worker.rs` and
+//! `wait/suspend.rs`), as Go's `schedule` and `gopark` are.
+//!
+//! * **Threads.** `task.rs` is a thread's control block and the cell it
+//!   lives in, `task_state.rs` its reference count and join protocol;
+//!   `stack.rs` and `overflow.rs` give it a guarded stack; `context.rs`
+//!   says which thread runs on this OS thread.
+//! * **Waiting.** `wait/` is the one blocking primitive (`mod.rs`: wait
+//!   episodes and `Wake`s; `suspend.rs`: a myriad thread's side;
+//!   `reason.rs`: what it waits for); `coop.rs` is the budget that makes
+//!   threads that never block yield now and then; `lock.rs` is the
+//!   runtime's own poison-free `Mutex` and `Condvar`.
+//! * **Scheduling.** `worker.rs` runs the scheduler loop, with
+//!   `registry.rs` (its started threads), `cell_cache.rs` (memory for the
+//!   next thread cells) and `timer.rs` (its deadlines).
+//! * **IO drivers.** `poller.rs` is how a worker sleeps (epoll, with an
+//!   `event_fd.rs` to be woken); `reactor.rs` turns socket readiness into
+//!   wake-ups; `uring.rs` runs file operations on a per-worker io_uring
+//!   ring; `offload.rs` is the pool behind `myriad::blocking`.
+//! * **Process.** `config.rs` settles the configuration; `fork.rs` makes
+//!   a forked child safe; `fatal.rs` aborts on what cannot be recovered.
+//! * **Observation.** `monitor/` watches the workers (one file per watch:
+//!   stalls, a stuck program, deadlocks, lock cycles, the dump signal),
+//!   `dump.rs` and `metrics.rs` take snapshots, and `report.rs` sends
+//!   reports to the one sink in use (`tracing`, else `log`, else stderr);
+//!   `panic_hook.rs` names the myriad thread in panic messages.
 
 mod cell_cache;
 mod config;
