@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::task::Task;
 use super::wait::WaitReason;
 use super::Runtime;
-use crate::thread::ThreadId;
+use crate::rt::ThreadId;
 
 impl WaitReason {
     /// A label for a group of threads waiting alike: what they wait on,
@@ -210,7 +210,7 @@ pub fn dump() -> Dump {
         if on_worker.is_some() {
             // On a worker: let it (and its scheduler, which answers) run.
             drop(answers);
-            crate::thread::sleep(Duration::from_millis(1));
+            super::wait::sleep_until(Instant::now() + Duration::from_millis(1));
             answers = requests.answers.lock();
         } else {
             answers = requests.answered.wait_timeout(answers, Duration::from_millis(10)).0;

@@ -70,6 +70,7 @@ mod dump;
 mod event_fd;
 mod fatal;
 mod fork;
+pub(crate) mod locals;
 pub(crate) mod lock;
 mod metrics;
 mod monitor;
@@ -83,6 +84,7 @@ pub(crate) mod report;
 pub(crate) mod stack;
 pub(crate) mod task;
 mod task_state;
+mod thread_id;
 mod timer;
 pub(crate) mod uring;
 pub(crate) mod wait;
@@ -99,6 +101,7 @@ pub use config::{Builder, OnDeadlock, OnStall, StackGuard};
 pub use dump::{dump, Dump, ThreadInfo, ThreadState};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub(crate) use monitor::LOCK_WAITS;
+pub use thread_id::ThreadId;
 pub use wait::WaitReason;
 
 /// The atomics of `task_state.rs`, which `tests/loom_join.rs`

@@ -43,13 +43,13 @@ use corosensei::{Coroutine, Yielder};
 
 use super::cell_cache;
 use super::fatal::AbortOnUnwind;
+use super::locals::Locals;
 use super::overflow::RunningStack;
 use super::stack::ThreadStack;
 use super::task_state::{HandleGone, TaskState};
 use super::wait::WaitReason;
 use super::wait::{self, WaitState, Wake, Woken};
-use crate::thread::local::Locals;
-use crate::thread::ThreadId;
+use crate::rt::ThreadId;
 
 /// Why a running thread handed its worker back to the scheduler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,30 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::rt::context;
 
-/// One key's value on one thread.
-enum Slot {
-    /// Not created yet (or never will be).
-    Empty,
-    Alive(Box<dyn Any>),
-    /// Dropped, or being dropped, at the thread's end: access fails.
-    Destroyed,
-}
-
-/// A thread's values, by key index.
-type Values = Vec<Slot>;
-
-/// The values of one thread's keys, boxed on first use (most threads use
-/// none, and this sits in every thread's header).
-pub struct Locals {
-    values: Option<Box<Values>>,
-    destroyed: bool,
-}
-
-impl Locals {
-    pub const fn new() -> Locals {
-        Locals { values: None, destroyed: false }
-    }
-}
+use crate::rt::locals::{Locals, Slot};
 
 thread_local! {
     /// Values of myriad keys used on an OS thread (not a myriad thread).

@@ -50,7 +50,6 @@
 //! [`yield_now`] in long loops.
 
 mod builder;
-mod id;
 mod join;
 pub(crate) mod local;
 mod scope;
@@ -58,8 +57,8 @@ mod scope;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+pub use crate::rt::ThreadId;
 pub use builder::Builder;
-pub use id::ThreadId;
 pub use join::JoinHandle;
 pub use local::{AccessError, LocalKey};
 pub use scope::{scope, Scope, ScopedJoinHandle};
@@ -267,16 +266,7 @@ pub fn sleep(dur: Duration) {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    if !context::on_myriad_thread() {
-        let now = Instant::now();
-        if deadline > now {
-            std::thread::sleep(deadline - now);
-        }
-        return;
-    }
-    while Instant::now() < deadline {
-        wait::block(crate::rt::WaitReason::Sleep, Some(deadline), |_| {});
-    }
+    wait::sleep_until(deadline);
 }
 
 /// Lets other runnable threads of this worker run before continuing.

@@ -30,7 +30,7 @@ mod reason;
 mod suspend;
 
 pub use reason::WaitReason;
-pub use suspend::{add_timer, note_wait, yield_now, yield_task};
+pub use suspend::{add_timer, note_wait, sleep_until, yield_now, yield_task};
 
 use super::lock::{Condvar, Mutex};
 use super::task::{Task, TaskRef};

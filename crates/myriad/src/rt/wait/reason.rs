@@ -3,7 +3,7 @@
 //! which format it (`dump.rs`). It lives here, beside the waiting, as Go
 //! keeps `waitReason` beside `gopark`.
 
-use crate::thread::ThreadId;
+use crate::rt::ThreadId;
 
 /// What a blocked thread waits for.
 #[derive(Clone, Debug, PartialEq, Eq)]

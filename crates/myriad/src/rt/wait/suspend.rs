@@ -88,3 +88,18 @@ pub fn yield_now() {
         std::thread::yield_now();
     }
 }
+
+/// Sleeps until `deadline`: a myriad thread parks on a timer; an OS thread
+/// sleeps as std's does.
+pub fn sleep_until(deadline: Instant) {
+    if !context::on_myriad_thread() {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        return;
+    }
+    while Instant::now() < deadline {
+        super::block(WaitReason::Sleep, Some(deadline), |_| {});
+    }
+}
