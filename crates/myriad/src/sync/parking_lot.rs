@@ -145,12 +145,15 @@ impl Bucket {
 struct Table {
     buckets: Box<[CachePadded<Bucket>]>,
     bits: u32,
+    /// The table this one replaced: kept reachable (never freed, see the
+    /// module comment), so that leak checkers see it is kept on purpose.
+    _previous: Option<&'static Table>,
 }
 
 impl Table {
-    fn new(bits: u32) -> Table {
+    fn new(bits: u32, previous: Option<&'static Table>) -> Table {
         let buckets = (0..1usize << bits).map(|i| CachePadded::new(Bucket::new(0x9E37_79B9 ^ i as u32))).collect();
-        Table { buckets, bits }
+        Table { buckets, bits, _previous: previous }
     }
 
     fn bucket(&self, addr: usize) -> &Bucket {
@@ -172,7 +175,7 @@ fn table() -> &'static Table {
         // SAFETY: a published table is leaked, never freed.
         return unsafe { &*current };
     }
-    let fresh = Box::into_raw(Box::new(Table::new(MIN_BUCKET_BITS)));
+    let fresh = Box::into_raw(Box::new(Table::new(MIN_BUCKET_BITS, None)));
     match TABLE.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
         // SAFETY: just published (and so leaked).
         Ok(_) => unsafe { &*fresh },
@@ -214,7 +217,7 @@ fn grow(parked: usize) {
         while (1usize << bits) * LOAD_FACTOR < parked {
             bits += 1;
         }
-        let new = Box::new(Table::new(bits));
+        let new = Box::new(Table::new(bits, Some(old)));
         for guard in &mut guards {
             // Entries keep their order, so each address's queue stays FIFO.
             for entry in guard.entries.drain(..) {
