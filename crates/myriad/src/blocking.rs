@@ -1,16 +1,20 @@
 //! `myriad::blocking`: run a call that would block its worker on an offload
 //! OS thread while the calling myriad thread parks.
 //!
-//! The job and its result live on the caller's stack: the caller does not
-//! return until the job has finished and signalled, so the closure may
-//! borrow from it (like a scoped thread). The handshake is the one of
-//! `thread::join`: the job writes the result, takes the caller's `Wake`,
-//! and uses it as its very last access to the shared slot.
+//! The job and its result live on the caller's stack, in a [`Call`] that
+//! starts with the pool's `JobHeader`: the pool gets a pointer to it, and
+//! no allocation is made. The caller does not return until the job has
+//! finished and signalled, so the closure may borrow from it (like a scoped
+//! thread). The handshake is the one of `thread::join`: the job writes the
+//! result, takes the caller's `Wake`, and uses it as its very last access
+//! to the call.
 
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
 
 use crate::rt::context;
+use crate::rt::offload::{JobHeader, RawJob};
 use crate::rt::wait::{self, Wake};
 use crate::rt::{Runtime, WaitReason};
 
@@ -46,39 +50,30 @@ where
         return f();
     }
     let rt = Runtime::get_started();
-    let slot: Slot<R> = Slot { result: UnsafeCell::new(None), wake: UnsafeCell::new(None) };
-    let slot_addr = &slot as *const Slot<R> as usize;
-    let job = move || {
-        let result = catch_unwind(AssertUnwindSafe(f));
-        // SAFETY: the caller waits in `block` until the `Wake` is used (or,
-        // if it took the `Wake` back, runs this job itself), so `slot` is
-        // alive; the caller touches neither field until then.
-        let wake = unsafe {
-            let slot = &*(slot_addr as *const Slot<R>);
-            *slot.result.get() = Some(result);
-            (*slot.wake.get()).take()
-        };
-        // Last: after this the caller may return and free `slot`.
-        if let Some(wake) = wake {
-            wake.wake();
-        }
+    let call: Call<F, R> = Call {
+        header: JobHeader { run: run_call::<F, R> },
+        f: UnsafeCell::new(Some(f)),
+        result: UnsafeCell::new(None),
+        wake: UnsafeCell::new(None),
     };
-    let job: Box<dyn FnOnce() + Send + '_> = Box::new(job);
-    // SAFETY: the job borrows `f`'s captures and `slot` from this frame;
-    // this function returns only after the job has finished with both
-    // (it signals as its last act, and `block` has no deadline), or after
-    // running it itself.
-    let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
+    // From a reference to the whole call, so `run_call` may reach all of it.
+    let header = NonNull::from(&call).cast::<JobHeader>();
     let mut refused = None;
     let register = |wake| {
         // SAFETY: the job is not submitted yet, so nobody else accesses it.
-        unsafe { *slot.wake.get() = Some(wake) };
-        if let Err(rejected) = rt.offload.submit(job) {
+        unsafe { *call.wake.get() = Some(wake) };
+        // SAFETY: `Call` is `repr(C)` with the header first, and `run_call`
+        // runs it once on any thread (`F` and `R` are `Send`). The call
+        // lives until the job has run: this function returns only after
+        // the job has signalled, as its last access (`block_once` has no
+        // deadline), or after running it itself when the pool hands it back.
+        let submitted = unsafe { rt.offload.submit_raw(RawJob::new(header)) };
+        if let Err(rejected) = submitted {
             // The pool has no thread and the OS refuses one: the job was
             // not queued. Take the Wake back, end the wait at once, and
             // run the job on this thread below.
-            // SAFETY: the job was handed back, so only we see the slot.
-            let wake = unsafe { (*slot.wake.get()).take() };
+            // SAFETY: the job was handed back, so only we see the call.
+            let wake = unsafe { (*call.wake.get()).take() };
             refused = Some(rejected);
             if let Some(wake) = wake {
                 wake.wake();
@@ -96,16 +91,48 @@ where
              kernel.threads-max and RLIMIT_AS); running it on the worker instead",
             rejected.error
         ));
-        (rejected.job)();
+        // SAFETY: handed back unrun; `call` is alive, and this is its run.
+        unsafe { rejected.job.run() };
     }
     // SAFETY: the job stored the result before waking us and is done.
-    match unsafe { (*slot.result.get()).take() }.expect("the job stored its result") {
-        Ok(value) => value,
-        Err(panic) => resume_unwind(panic),
+    match unsafe { (*call.result.get()).take() } {
+        Some(Ok(value)) => value,
+        Some(Err(panic)) => resume_unwind(panic),
+        None => unreachable!("a blocking call's job ends by storing its result"),
     }
 }
 
-struct Slot<R> {
+/// One call: the job the pool runs (header first) and what it hands back.
+#[repr(C)]
+struct Call<F, R> {
+    header: JobHeader,
+    f: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<std::thread::Result<R>>>,
     wake: UnsafeCell<Option<Wake>>,
+}
+
+/// Runs the call whose header `header` points at, on a pool thread (or on
+/// the caller's, when the pool refused it).
+///
+/// # Safety
+///
+/// `header` points at the header of a live `Call<F, R>`, reached through a
+/// pointer to the whole call, and this is the call's one run. Its caller
+/// touches none of the cells until the `Wake` is used (or it was refused).
+unsafe fn run_call<F: FnOnce() -> R, R>(header: NonNull<JobHeader>) {
+    // SAFETY: the contract above.
+    let call = unsafe { header.cast::<Call<F, R>>().as_ref() };
+    // SAFETY: as above: this thread is the only one using the cells now.
+    // (Always there: this is the one run.)
+    let Some(f) = (unsafe { (*call.f.get()).take() }) else { return };
+    let result = catch_unwind(AssertUnwindSafe(f));
+    // SAFETY: as above.
+    let wake = unsafe {
+        *call.result.get() = Some(result);
+        (*call.wake.get()).take()
+    };
+    // Last: after this the caller may return and free `call`.
+    if let Some(wake) = wake {
+        wake.wake();
+    }
 }
