@@ -6,8 +6,9 @@
 //! no allocation is made. The caller does not return until the job has
 //! finished and signalled, so the closure may borrow from it (like a scoped
 //! thread). The handshake is the one of `thread::join`: the job writes the
-//! result, takes the caller's `Wake`, and uses it as its very last access
-//! to the call.
+//! result and takes the caller's `Wake` as its very last access to the
+//! call; the pool thread uses the `Wake` once it is ready for the next job,
+//! so that a caller submitting again at once finds it waiting.
 
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -92,7 +93,10 @@ where
             rejected.error
         ));
         // SAFETY: handed back unrun; `call` is alive, and this is its run.
-        unsafe { rejected.job.run() };
+        // (Its Wake was taken back above, so it returns none.)
+        if let Some(wake) = unsafe { rejected.job.run() } {
+            wake.wake();
+        }
     }
     // SAFETY: the job stored the result before waking us and is done.
     match unsafe { (*call.result.get()).take() } {
@@ -118,21 +122,19 @@ struct Call<F, R> {
 ///
 /// `header` points at the header of a live `Call<F, R>`, reached through a
 /// pointer to the whole call, and this is the call's one run. Its caller
-/// touches none of the cells until the `Wake` is used (or it was refused).
-unsafe fn run_call<F: FnOnce() -> R, R>(header: NonNull<JobHeader>) {
+/// touches none of the cells until the returned `Wake` is used (or it was
+/// refused), which the runner must do.
+unsafe fn run_call<F: FnOnce() -> R, R>(header: NonNull<JobHeader>) -> Option<Wake> {
     // SAFETY: the contract above.
     let call = unsafe { header.cast::<Call<F, R>>().as_ref() };
     // SAFETY: as above: this thread is the only one using the cells now.
     // (Always there: this is the one run.)
-    let Some(f) = (unsafe { (*call.f.get()).take() }) else { return };
+    let f = (unsafe { (*call.f.get()).take() })?;
     let result = catch_unwind(AssertUnwindSafe(f));
-    // SAFETY: as above.
-    let wake = unsafe {
+    // SAFETY: as above. The last access: once the Wake is used, the caller
+    // may return and free `call`.
+    unsafe {
         *call.result.get() = Some(result);
         (*call.wake.get()).take()
-    };
-    // Last: after this the caller may return and free `call`.
-    if let Some(wake) = wake {
-        wake.wake();
     }
 }

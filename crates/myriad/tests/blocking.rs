@@ -131,3 +131,31 @@ fn no_pool_thread() {
     assert_eq!(seen.load(Ordering::SeqCst), 0x5a);
     println!("both calls returned");
 }
+
+/// Back-to-back calls from several threads at once, each borrowing from its
+/// caller: they meet the pool in every state (a spinning thread's hand-off
+/// slot, the queue, a sleeping thread, a new thread) and every result comes
+/// back to its own caller.
+#[test]
+fn back_to_back_calls_from_many_threads_each_get_their_own_result() {
+    let handles: Vec<_> = (0..8u64)
+        .map(|t| {
+            thread::spawn(move || {
+                let mut sum = 0u64;
+                for i in 0..2_000u64 {
+                    let mine = [t, i];
+                    sum += blocking(|| mine[0] * 1_000_000 + mine[1]);
+                    if i % 500 == 0 {
+                        // Let the spinner give up now and then.
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                sum
+            })
+        })
+        .collect();
+    for (t, h) in handles.into_iter().enumerate() {
+        let t = t as u64;
+        assert_eq!(h.join().unwrap(), 2_000 * t * 1_000_000 + 1999 * 2000 / 2);
+    }
+}

@@ -16,14 +16,24 @@
 //!
 //! Waking an OS thread asleep on a condition variable costs 15–20 µs on our
 //! VMs, many times a short call. So a pool thread that runs out of work
-//! first spins for [`SPIN`] — about what that wake-up costs, so an idle
-//! period never costs more than twice the CPU that sleeping at once would —
-//! watching a one-word hand-off slot. A submitter that finds a spinner
-//! there puts its job in the slot with one compare-and-swap: no lock, no
-//! system call. At most one thread spins at a time, which bounds the CPU
+//! first spins for [`SPIN`], watching a one-word hand-off slot. A
+//! submitter that finds a spinner there puts its job in the slot with one
+//! compare-and-swap: no lock, no system call. The spinner wakes the caller
+//! of its last job only once it spins, so a caller that calls again at once
+//! finds it there. At most one thread spins at a time, which bounds the CPU
 //! spent waiting to one core for `SPIN` per idle period. Any other job goes
 //! through the queue under the mutex, waking a sleeping thread or starting
 //! a new one, as before.
+//!
+//! Spinning is adaptive: it pays only when jobs come within `SPIN` of each
+//! other. A score counts up to [`SPIN_SCORE`] when a spin catches a job and
+//! down by one when it runs out; at zero (calls spaced a millisecond apart,
+//! say) threads sleep at once, but one idle period in [`PROBE_EVERY`]
+//! still spins, to notice when jobs come close together again. On a busy
+//! machine a spinning thread also delays the wake-up of the worker its job
+//! just woke, so spinning that never catches a job costs latency as well
+//! as CPU (myriad-bench, "one call every 1 ms"). For the same reason a
+//! spin yields its core between looks after [`SPIN_ALONE`].
 //!
 //! The slot holds null (nobody spins), `WAITING` (a thread spins, no job
 //! yet) or a job. While it holds `WAITING` the queue is empty, so the
@@ -42,11 +52,13 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
+
+use super::wait::Wake;
 
 /// A unit of work for the pool, owned by the pool once submitted.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -54,9 +66,30 @@ pub type Job = Box<dyn FnOnce() + Send + 'static>;
 /// How long an idle pool thread waits for work before it exits.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a pool thread out of work spins before it sleeps: the cost of
-/// waking a sleeping OS thread on our VMs (see the module comment).
-pub const SPIN: Duration = Duration::from_micros(20);
+/// How long a pool thread out of work spins before it sleeps. It has just
+/// woken the caller of its last job, whose worker may be asleep: the spin
+/// must outlast that wake-up (15–20 µs on our VMs) and the caller's next
+/// submission, or a caller calling again at once never finds it spinning
+/// (with 20 µs, back-to-back calls fell into two OS wake-ups per call,
+/// 30–70 µs, on a loaded machine).
+pub const SPIN: Duration = Duration::from_micros(50);
+
+/// How long a spin keeps its core before it offers it to other threads
+/// between looks (`sched_yield`): the caller it just woke is often queued
+/// on this very core (the kernel tends to wake a thread on its waker's
+/// core), and a spin that keeps the core then delays the very call it
+/// waits for. On a machine with nothing else to run, yielding returns at
+/// once. (Measured on a loaded 2-core VM, back-to-back calls: median
+/// 5–44 µs with yielding after 5 µs, 14–100 µs without, 25–48 µs for the
+/// old pool, alternating binaries.)
+const SPIN_ALONE: Duration = Duration::from_micros(5);
+
+/// The spin score after a spin that caught a job: so many spins in a row
+/// must run out before the pool stops spinning.
+pub const SPIN_SCORE: u32 = 4;
+
+/// While the score is zero, one idle period in so many spins all the same.
+pub const PROBE_EVERY: u32 = 16;
 
 /// The hand-off slot's value while a thread spins and no job is there. No
 /// job is at this address: it is in the never-mapped first page.
@@ -66,8 +99,11 @@ const WAITING: *mut JobHeader = NonNull::<JobHeader>::dangling().as_ptr();
 #[repr(C)]
 pub struct JobHeader {
     /// Runs the job, given a pointer to this header (from which it reaches
-    /// the value the header starts).
-    pub run: unsafe fn(NonNull<JobHeader>),
+    /// the value the header starts). It may return the `Wake` of a thread
+    /// waiting for it instead of using it: the pool thread then uses it
+    /// once it is ready for the next job (spinning, or holding one), so a
+    /// caller that submits again at once finds it there.
+    pub run: unsafe fn(NonNull<JobHeader>) -> Option<Wake>,
 }
 
 /// A job handed to the pool by pointer (see [`OffloadPool::submit_raw`]).
@@ -95,7 +131,8 @@ impl RawJob {
     ///
     /// The job has not run yet (a `RawJob` is run at most once, but the
     /// pointer inside could have been duplicated by its maker).
-    pub unsafe fn run(self) {
+    #[must_use = "the returned Wake must be used"]
+    pub unsafe fn run(self) -> Option<Wake> {
         // SAFETY: `new`'s contract: the header is alive until the job ran.
         let run = unsafe { (*self.0.as_ptr()).run };
         // SAFETY: as above, and the caller's: this is its one run.
@@ -116,11 +153,12 @@ struct Boxed {
 ///
 /// `header` came from `Box::leak` of a `Boxed` in `submit`, and this is its
 /// one run (or the box was taken back unrun instead, never both).
-unsafe fn run_boxed(header: NonNull<JobHeader>) {
+unsafe fn run_boxed(header: NonNull<JobHeader>) -> Option<Wake> {
     // SAFETY: the contract above; `Boxed` is `repr(C)` with the header
     // first, and the pointer came from the leaked `&mut Boxed`.
     let boxed = unsafe { Box::from_raw(header.cast::<Boxed>().as_ptr()) };
     (boxed.job)();
+    None
 }
 
 struct State {
@@ -133,6 +171,10 @@ struct State {
 pub struct OffloadPool {
     /// The spinning thread's hand-off slot (see the module comment).
     handoff: CachePadded<AtomicPtr<JobHeader>>,
+    /// Whether spinning has lately caught jobs (see the module comment).
+    spin_score: AtomicU32,
+    /// Idle periods that slept at once since the score reached zero.
+    spins_skipped: AtomicU32,
     state: Mutex<State>,
     condvar: Condvar,
     cap: usize,
@@ -155,10 +197,19 @@ pub struct PoolStats {
     pub completed: u64,
 }
 
+/// Uses the `Wake` a job left, if any.
+fn wake(done: Option<Wake>) {
+    if let Some(wake) = done {
+        wake.wake();
+    }
+}
+
 impl OffloadPool {
     pub fn new(cap: usize) -> OffloadPool {
         OffloadPool {
             handoff: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
+            spin_score: AtomicU32::new(SPIN_SCORE),
+            spins_skipped: AtomicU32::new(0),
             state: Mutex::new(State { queue: VecDeque::new(), threads: 0, idle: 0 }),
             condvar: Condvar::new(),
             cap: cap.max(1),
@@ -235,10 +286,13 @@ impl OffloadPool {
         let mut state = self.lock();
         // Spin only after running a job: a thread whose spin ran out sleeps.
         let mut may_spin = true;
+        // The last job's caller, woken once this thread is ready for more.
+        let mut done: Option<Wake> = None;
         loop {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
-                self.run_job(job);
+                wake(done.take());
+                done = self.run_job(job);
                 may_spin = true;
                 state = self.lock();
                 continue;
@@ -246,22 +300,37 @@ impl OffloadPool {
             // Relaxed: the slot publishes nothing yet, and submitters that
             // look under the lock see it through the lock.
             if may_spin
+                && self.spin_worthwhile()
                 && self.handoff.compare_exchange(ptr::null_mut(), WAITING, Ordering::Relaxed, Ordering::Relaxed).is_ok()
             {
                 // The queue is empty and stays so while the slot is WAITING.
                 drop(state);
+                // Ready: a caller that submits again at once finds us here.
+                wake(done.take());
                 match self.spin() {
                     Ok(job) => {
-                        self.run_job(job);
+                        self.spin_score.store(SPIN_SCORE, Ordering::Relaxed);
+                        done = self.run_job(job);
                         state = self.lock();
                     }
                     Err(locked) => {
+                        let score = self.spin_score.load(Ordering::Relaxed);
+                        self.spin_score.store(score.saturating_sub(1), Ordering::Relaxed);
                         state = locked;
                         may_spin = false;
                     }
                 }
                 continue;
             }
+            if done.is_some() {
+                // Not under the lock: waking may make a system call.
+                drop(state);
+                wake(done.take());
+                state = self.lock();
+                continue;
+            }
+            // Sleeping from here, without spinning, once a spin ran out.
+            may_spin = false;
             state.idle += 1;
             let (next, timeout) = self.condvar.wait_timeout(state, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
             state = next;
@@ -273,11 +342,26 @@ impl OffloadPool {
         }
     }
 
+    /// Whether a thread out of work should spin now (see the module
+    /// comment). Relaxed, approximate counts: a hint, not a protocol.
+    fn spin_worthwhile(&self) -> bool {
+        if self.spin_score.load(Ordering::Relaxed) > 0 {
+            return true;
+        }
+        let skipped = self.spins_skipped.load(Ordering::Relaxed) + 1;
+        if skipped >= PROBE_EVERY {
+            self.spins_skipped.store(0, Ordering::Relaxed);
+            return true;
+        }
+        self.spins_skipped.store(skipped, Ordering::Relaxed);
+        false
+    }
+
     /// Waits up to `SPIN` for a job in the hand-off slot, which this thread
-    /// set to `WAITING`. If none comes, empties the slot under the lock and
+    /// set to `WAITING`, yielding its core between looks after `SPIN_ALONE`. If none comes, empties the slot under the lock and
     /// returns the guard.
     fn spin(&'static self) -> Result<RawJob, MutexGuard<'static, State>> {
-        let until = Instant::now() + SPIN;
+        let start = Instant::now();
         loop {
             for _ in 0..16 {
                 if let Some(job) = self.take_handed() {
@@ -285,8 +369,12 @@ impl OffloadPool {
                 }
                 std::hint::spin_loop();
             }
-            if Instant::now() >= until {
+            let spun = start.elapsed();
+            if spun >= SPIN {
                 break;
+            }
+            if spun >= SPIN_ALONE {
+                std::thread::yield_now();
             }
         }
         let state = self.lock();
@@ -314,13 +402,15 @@ impl OffloadPool {
         NonNull::new(p).map(RawJob)
     }
 
-    fn run_job(&self, job: RawJob) {
+    /// Runs `job`; returns the `Wake` it left for this thread to use.
+    fn run_job(&self, job: RawJob) -> Option<Wake> {
         // Jobs catch their own panics (see `blocking`); this only keeps the
         // pool's count right if one does not.
         // SAFETY: every job reaches a pool thread once, through the queue
         // or the slot, and its submitter keeps it alive until it has run.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { job.run() }));
+        let done = catch_unwind(AssertUnwindSafe(|| unsafe { job.run() })).ok().flatten();
         self.completed.fetch_add(1, Ordering::Relaxed);
+        done
     }
 
     pub fn stats(&self) -> PoolStats {
