@@ -3,6 +3,10 @@
 //!
 //! Written as a small state machine (`next` / `record`) rather than a
 //! closure runner so that async peers (tokio) can drive it from a task.
+//!
+//! It also reads the process's CPU time (every thread: spinning pool
+//! threads and workers count) when the trials begin and end, for the CPU
+//! an operation costs besides its latency.
 
 use std::time::Duration;
 
@@ -15,13 +19,41 @@ pub struct Calib {
     iters: u64,
     warmed: bool,
     samples: Vec<f64>,
+    /// Process CPU time when the trials began, and what they used.
+    cpu_start: Option<Duration>,
+    cpu_used: Option<Duration>,
+    /// Operations timed in the trials.
+    trial_ops: f64,
+}
+
+/// CPU time used so far by the whole process (user + system, all threads).
+pub fn process_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 impl Calib {
     /// `ops_per_iter`: operations one iteration counts for (2 for a
     /// ping-pong round trip, which is two one-way handoffs).
     pub fn new(warm_target: Duration, trial_target: Duration, trials: usize, ops_per_iter: f64) -> Calib {
-        Calib { warm_target, trial_target, trials, ops_per_iter, iters: 1, warmed: false, samples: Vec::new() }
+        Calib {
+            warm_target,
+            trial_target,
+            trials,
+            ops_per_iter,
+            iters: 1,
+            warmed: false,
+            samples: Vec::new(),
+            cpu_start: None,
+            cpu_used: None,
+            trial_ops: 0.0,
+        }
     }
 
     /// The number of iterations to time next, or `None` when done.
@@ -38,12 +70,24 @@ impl Calib {
                 self.warmed = true;
                 let per_iter = elapsed.as_secs_f64() / iters as f64;
                 self.iters = ((self.trial_target.as_secs_f64() / per_iter.max(1e-12)) as u64).max(1);
+                self.cpu_start = Some(process_cpu());
             } else {
                 self.iters = iters * 2;
             }
             return;
         }
         self.samples.push(elapsed.as_nanos() as f64 / (iters as f64 * self.ops_per_iter));
+        self.trial_ops += iters as f64 * self.ops_per_iter;
+        if self.samples.len() == self.trials {
+            self.cpu_used = self.cpu_start.map(|start| process_cpu().saturating_sub(start));
+        }
+    }
+
+    /// Process CPU time per operation over the trials (all threads), in
+    /// nanoseconds, once they are done.
+    pub fn cpu_per_op(&self) -> Option<f64> {
+        let used = self.cpu_used?;
+        (self.trial_ops > 0.0).then(|| used.as_nanos() as f64 / self.trial_ops)
     }
 
     /// Iterations per trial (after warm-up).
@@ -74,5 +118,6 @@ mod tests {
         assert_eq!(runs.iter().filter(|&&n| n == 20_000).count(), 3);
         assert_eq!(runs[..runs.len() - 3], (0..15).map(|i| 1u64 << i).collect::<Vec<_>>()[..]);
         assert_eq!(c.samples(), vec![500.0; 3]);
+        assert!(c.cpu_per_op().is_some());
     }
 }

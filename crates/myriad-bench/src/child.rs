@@ -12,6 +12,8 @@ pub const SYSTEMS: &[(&str, &str)] = &[
     ("myriad", "myriad"),
     ("myriad-1w", "myriad, 1 worker"),
     ("myriad-os", "myriad, spawned from main OS thread"),
+    ("myriad-tokio-run", "myriad, compat::tokio::run(async {})"),
+    ("myriad-tokio-spawn", "myriad, compat::tokio::run(spawn(async {}))"),
     ("std", "std::thread"),
     ("std-1core", "std::thread, pinned to 1 core"),
     ("tokio-mt", "tokio multi-thread"),
@@ -36,6 +38,10 @@ pub enum Workload {
     PageFault,
     /// Reference: `MADV_GUARD_INSTALL` on one page per 256 KiB slot.
     GuardInstall,
+    /// A call that does nothing, through the pool for blocking calls.
+    Blocking,
+    /// The same, once every `systems::SPACING`.
+    BlockingSpaced,
 }
 
 impl Workload {
@@ -46,13 +52,24 @@ impl Workload {
             Workload::Bulk => "bulk",
             Workload::PageFault => "page-fault",
             Workload::GuardInstall => "guard-install",
+            Workload::Blocking => "blocking",
+            Workload::BlockingSpaced => "blocking-spaced",
         }
     }
 
-    fn parse(s: &str) -> Option<Workload> {
-        [Workload::SpawnJoin, Workload::Handoff, Workload::Bulk, Workload::PageFault, Workload::GuardInstall]
-            .into_iter()
-            .find(|w| w.id() == s)
+    /// The workload named `s`.
+    pub fn parse(s: &str) -> Option<Workload> {
+        [
+            Workload::SpawnJoin,
+            Workload::Handoff,
+            Workload::Bulk,
+            Workload::PageFault,
+            Workload::GuardInstall,
+            Workload::Blocking,
+            Workload::BlockingSpaced,
+        ]
+        .into_iter()
+        .find(|w| w.id() == s)
     }
 }
 
@@ -130,7 +147,12 @@ pub fn stderr_summary(stderr: &str) -> String {
 /// Runs one child and returns (the process then exits).
 pub fn run(a: &ChildArgs) {
     let ops = if a.workload == Workload::Handoff { 2.0 } else { 1.0 };
-    let cal = Calib::new(Duration::from_millis(a.warm_ms), Duration::from_millis(a.trial_ms), a.trials, ops);
+    let cal = if a.workload == Workload::BlockingSpaced {
+        // Only the calls are timed, 1 ms apart: trials of ~100 calls.
+        Calib::new(Duration::from_millis(2), Duration::from_millis(2), a.trials, ops)
+    } else {
+        Calib::new(Duration::from_millis(a.warm_ms), Duration::from_millis(a.trial_ms), a.trials, ops)
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (n, rounds) = (a.n, a.rounds);
     match (a.system.as_str(), a.workload) {
@@ -150,8 +172,18 @@ pub fn run(a: &ChildArgs) {
                 Workload::SpawnJoin => myriad_sys::spawn_join(cal, from_os),
                 Workload::Handoff => myriad_sys::handoff(cal),
                 Workload::Bulk => myriad_sys::bulk(n, rounds, from_os),
+                Workload::Blocking => myriad_sys::blocking_round_trip(cal),
+                Workload::BlockingSpaced => myriad_sys::blocking_spaced(cal),
                 _ => unreachable!(),
             }
+        }
+        "myriad-tokio-run" | "myriad-tokio-spawn" => {
+            if a.workload != Workload::Blocking {
+                eprintln!("{} runs only the blocking workload", a.system);
+                std::process::exit(64)
+            }
+            myriad_sys::start(cores);
+            myriad_sys::tokio_run_round_trip(cal, a.system == "myriad-tokio-spawn");
         }
         "std" | "std-1core" => {
             if a.system == "std-1core" {
@@ -165,11 +197,13 @@ pub fn run(a: &ChildArgs) {
             }
         }
         "tokio-mt" | "tokio-ct" => {
-            let rt = tokio_sys::runtime(a.system == "tokio-mt");
+            let rt = tokio_sys::runtime(a.system == "tokio-mt", a.workload == Workload::BlockingSpaced);
             match a.workload {
                 Workload::SpawnJoin => tokio_sys::spawn_join(&rt, cal),
                 Workload::Handoff => tokio_sys::handoff(&rt, cal),
                 Workload::Bulk => tokio_sys::bulk(&rt, n, rounds),
+                Workload::Blocking => tokio_sys::blocking_round_trip(&rt, cal),
+                Workload::BlockingSpaced => tokio_sys::blocking_spaced(&rt, cal),
                 _ => unreachable!(),
             }
         }

@@ -1,4 +1,4 @@
-//! `cargo run --release -p myriad-bench [-- --quick] [--out DIR]`
+//! `cargo run --release -p myriad-bench [-- --quick] [--only W,...] [--out DIR]`
 //!
 //! Runs every workload on myriad and its peers, one child process per
 //! configuration, prints one table and writes `results/`. See lib.rs.
@@ -53,6 +53,8 @@ const PER_OP_SYSTEMS: &[(Workload, &[&str])] = &[
     (Workload::Handoff, &["myriad", "myriad-1w", "std", "std-1core", "tokio-mt", "tokio-ct", "may", "may-1w"]),
     (Workload::PageFault, &["kernel"]),
     (Workload::GuardInstall, &["kernel"]),
+    (Workload::Blocking, &["myriad", "tokio-mt", "tokio-ct", "myriad-tokio-run", "myriad-tokio-spawn"]),
+    (Workload::BlockingSpaced, &["myriad", "tokio-mt"]),
 ];
 
 const BULK_SYSTEMS: &[&str] = &["myriad", "myriad-os", "std", "tokio-mt", "tokio-ct", "may"];
@@ -139,6 +141,10 @@ fn run_child(a: &ChildArgs, timeout: Duration, log: &mut String) -> ChildRun {
         format!("{how}{reached}: `{last}`")
     });
     ChildRun { lines, failure, secs }
+}
+
+fn cpu(lines: &[String]) -> Option<f64> {
+    lines.iter().find_map(|l| l.strip_prefix("CPU "))?.trim().parse().ok()
 }
 
 fn samples(lines: &[String]) -> Option<Vec<f64>> {
@@ -232,11 +238,13 @@ fn read_csv(text: &str) -> Results {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: myriad-bench [--quick] [--out DIR] | --replot DIR\n\n\
+        "usage: myriad-bench [--quick] [--only W,...] [--out DIR] | --replot DIR\n\n\
          Runs spawn+join, handoff and N-parked-threads workloads on myriad, std::thread,\n\
          tokio and may (one child process per configuration), prints one table and\n\
          writes RESULTS.md, bulk.svg, samples.csv and log.txt into DIR\n\
          (default: crates/myriad-bench/results, or results/quick with --quick).\n\
+         --only runs only the workloads named (spawn-join, handoff, page-fault, guard-install,\n\
+         blocking, blocking-spaced, bulk).\n\
          --replot DIR redraws DIR/bulk.svg from DIR/samples.csv."
     );
     std::process::exit(64)
@@ -267,6 +275,7 @@ fn main() {
         std::process::exit(0);
     }
     let mut quick = false;
+    let mut only: Option<Vec<String>> = None;
     let mut out: Option<PathBuf> = None;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
@@ -286,6 +295,13 @@ fn main() {
                 return;
             }
             "--out" => out = Some(it.next().map(PathBuf::from).unwrap_or_else(|| usage())),
+            "--only" => {
+                let names: Vec<String> = it.next().unwrap_or_else(|| usage()).split(',').map(str::to_string).collect();
+                if names.iter().any(|n| n != "bulk" && Workload::parse(n).is_none()) {
+                    usage()
+                }
+                only = Some(names)
+            }
             _ => usage(),
         }
     }
@@ -300,9 +316,21 @@ fn main() {
     });
     let started = Instant::now();
     let mut results = Results {
-        command: format!("cargo run --release -p myriad-bench{}", if quick { " -- --quick" } else { "" }),
+        command: format!(
+            "cargo run --release -p myriad-bench{}",
+            match (quick, &only) {
+                (false, None) => String::new(),
+                (true, None) => " -- --quick".into(),
+                (q, Some(w)) =>
+                    format!(" --{}{}", if q { " --quick" } else { "" }, format_args!(" --only {}", w.join(","))),
+            }
+        ),
         machine: machine::describe(),
-        sizes: plan.sizes.iter().map(|s| s.0).collect(),
+        sizes: if only.as_ref().is_some_and(|w| !w.iter().any(|n| n == "bulk")) {
+            vec![]
+        } else {
+            plan.sizes.iter().map(|s| s.0).collect()
+        },
         bulk_systems: BULK_SYSTEMS.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };
@@ -325,7 +353,8 @@ fn main() {
         trials: plan.trials,
     };
 
-    for (workload, systems) in PER_OP_SYSTEMS {
+    let wanted = |id: &str| only.as_ref().is_none_or(|w| w.iter().any(|n| n == id));
+    for (workload, systems) in PER_OP_SYSTEMS.iter().filter(|(w, _)| wanted(w.id())) {
         for sys in systems.iter() {
             let a = ChildArgs { system: sys.to_string(), workload: *workload, ..base.clone() };
             let run = run_child(&a, plan.timeout, &mut log);
@@ -347,12 +376,12 @@ fn main() {
                 }
                 Err(e) => eprintln!("{:<11} {:<40} failed: {e}", workload.id(), label(sys)),
             }
-            results.per_op.push(PerOp { workload: *workload, system: sys.to_string(), result });
+            results.per_op.push(PerOp { workload: *workload, system: sys.to_string(), result, cpu: cpu(&run.lines) });
         }
     }
 
     let mut failed: Vec<String> = Vec::new();
-    for &(n, procs, rounds_per) in &plan.sizes {
+    for &(n, procs, rounds_per) in plan.sizes.iter().filter(|_| wanted("bulk")) {
         for sys in BULK_SYSTEMS {
             if failed.iter().any(|f| f == sys) {
                 continue;

@@ -23,6 +23,8 @@ pub struct PerOp {
     pub system: String,
     /// ns per operation, one per trial; or the failure.
     pub result: Result<Vec<f64>, String>,
+    /// Process CPU time per operation over the trials (ns, all threads).
+    pub cpu: Option<f64>,
 }
 
 /// Bulk parked threads at one N on one system.
@@ -121,6 +123,7 @@ struct Row {
     failure: Option<usize>,
     reference: Option<f64>,
     mem: Option<(f64, f64, f64)>,
+    cpu: Option<f64>,
 }
 
 impl Results {
@@ -136,6 +139,8 @@ impl Results {
             (Workload::Handoff, "one-way handoff, ping-pong"),
             (Workload::PageFault, "reference: touch a fresh page, one per 256 KiB"),
             (Workload::GuardInstall, "reference: MADV_GUARD_INSTALL, one page per 256 KiB"),
+            (Workload::Blocking, "blocking round trip, back to back (per call)"),
+            (Workload::BlockingSpaced, "blocking round trip, one call every 1 ms (per call)"),
         ] {
             let reference = self
                 .per_op
@@ -156,6 +161,7 @@ impl Results {
                     failure,
                     reference,
                     mem: None,
+                    cpu: p.cpu,
                 });
             }
         }
@@ -182,6 +188,7 @@ impl Results {
                         failure,
                         reference,
                         mem: b.memory(warm),
+                        cpu: None,
                     });
                 }
             }
@@ -194,9 +201,9 @@ impl Results {
         let (rows, failures) = self.rows();
         let mut t = String::new();
         t.push_str(
-            "| workload | system | median | spread | n | ÷ myriad | RSS / thread | kernel / thread | maps / thread |\n",
+            "| workload | system | median | spread | n | ÷ myriad | CPU / op | RSS / thread | kernel / thread | maps / thread |\n",
         );
-        t.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+        t.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         for r in &rows {
             let (median, spread, n) = match &r.summary {
                 Some(s) => (
@@ -219,9 +226,10 @@ impl Results {
                 Some((rss, kernel, maps)) => (fmt_bytes(rss), fmt_bytes(kernel), format!("{maps:.3}")),
                 None => Default::default(),
             };
+            let cpu = r.cpu.map(fmt_ns).unwrap_or_default();
             let _ = writeln!(
                 t,
-                "| {} | {} | {median} | {spread} | {n} | {ratio} | {rss} | {kernel} | {maps} |",
+                "| {} | {} | {median} | {spread} | {n} | {ratio} | {cpu} | {rss} | {kernel} | {maps} |",
                 r.workload, r.system
             );
         }
@@ -276,6 +284,18 @@ How to read it:
   so other processes add noise, and it can even be negative), **maps** from
   the lines of `/proc/self/maps`. RSS includes the bench's own vector of N
   join handles (8–24 B per thread).
+- **CPU / op** (per-operation workloads) is the process's CPU time over
+  the trials (user + system, every thread: spinning pool threads and idle
+  workers' spins count), divided by the operations; above the median, other
+  threads burned CPU meanwhile.
+- **blocking round trip**: a call that does nothing, handed to the
+  system's pool for blocking calls and awaited, from a myriad thread
+  (`myriad::blocking(|| ())`) or a tokio task
+  (`spawn_blocking(|| ()).await`), back to back or one call every 1 ms
+  (a myriad or tokio sleep in between, not timed). The two
+  `compat::tokio::run` rows are myriad's tokio bridge from a myriad thread:
+  a ready future (the bridge's own cost) and a task spawned on its
+  runtime (a round trip through a tokio worker).
 - myriad and may use one worker per core unless the row says 1 worker;
   myriad spawns from a myriad thread (as a server's accept loop would)
   unless the row says main OS thread; tokio spawns from inside a task.
@@ -317,8 +337,13 @@ mod tests {
             sizes: vec![1000],
             bulk_systems: vec!["myriad".into(), "std".into()],
             per_op: vec![
-                PerOp { workload: Workload::SpawnJoin, system: "myriad".into(), result: Ok(vec![100.0, 100.0]) },
-                PerOp { workload: Workload::SpawnJoin, system: "std".into(), result: Ok(vec![30_000.0]) },
+                PerOp {
+                    workload: Workload::SpawnJoin,
+                    system: "myriad".into(),
+                    result: Ok(vec![100.0, 100.0]),
+                    cpu: Some(150.0),
+                },
+                PerOp { workload: Workload::SpawnJoin, system: "std".into(), result: Ok(vec![30_000.0]), cpu: None },
             ],
             bulk: vec![
                 BulkPoint {
@@ -335,6 +360,7 @@ mod tests {
         let t = r.table();
         assert!(t.contains("| spawn+join, sequential (per op) | std::thread | 30.0 µs |"), "{t}");
         assert!(t.contains("| 300 |"), "{t}");
+        assert!(t.contains("| 1.00 | 150 ns |"), "{t}");
         assert!(t.contains("**failed** [1]") && t.contains("[1] std::thread at N = 1,000: boom"), "{t}");
         assert!(t.contains("4,000 B"), "{t}");
     }

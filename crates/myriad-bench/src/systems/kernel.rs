@@ -49,7 +49,7 @@ pub fn page_fault(mut cal: Calib) {
         });
         cal.record(n, t);
     }
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
 }
 
 /// Installs a guard page at the bottom of each 256 KiB slot of a mapping.
@@ -67,5 +67,5 @@ pub fn guard_install(mut cal: Calib) {
         });
         cal.record(n, t);
     }
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
 }

@@ -38,7 +38,7 @@ pub fn spawn_join(mut cal: Calib) {
         }
         cal
     });
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
 }
 
 pub fn handoff(mut cal: Calib) {
@@ -79,7 +79,7 @@ pub fn handoff(mut cal: Calib) {
         ponger.join().unwrap();
         cal
     });
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
 }
 
 struct Gate {

@@ -1,12 +1,17 @@
 //! The workloads, written once per system, and the line protocol a child
 //! process uses to report to the parent.
 //!
-//! Every system runs the same three workloads:
+//! The workloads, each on every system that has it:
 //!
 //! - **spawn+join**: spawn a thread (task, coroutine) that returns at once
 //!   and join it, sequentially, from a thread of the same system.
 //! - **handoff**: two threads take turns; each turn, one wakes the other and
 //!   parks until woken back. One-way handoff = half a round trip.
+//! - **blocking round trip**: hand a call that does nothing to the system's
+//!   pool for blocking calls and wait for it (myriad `blocking`, tokio
+//!   `spawn_blocking`), sequentially; also myriad's tokio bridge
+//!   (`compat::tokio::run`). **Spaced**: the same, one call every 1 ms,
+//!   timing the calls only — the regime where spinning is pure cost.
 //! - **bulk**: spawn N threads that each announce themselves and park on a
 //!   gate; when all N are parked, read memory; then open the gate, wake each
 //!   one and join them all. Time per thread = (spawn until all parked +
@@ -21,7 +26,11 @@ pub mod tokio_sys;
 use std::io::Write;
 use std::time::Duration;
 
+use crate::calib::Calib;
 use crate::machine::Mem;
+
+/// The pause between calls of the spaced blocking workload.
+pub const SPACING: Duration = Duration::from_millis(1);
 
 /// Timings of one bulk round.
 #[derive(Clone, Copy, Debug)]
@@ -32,11 +41,14 @@ pub struct BulkTimes {
     pub down: Duration,
 }
 
-/// Prints the samples of a calibrated workload.
-pub fn emit_samples(iters: u64, samples: &[f64]) {
-    let list: Vec<String> = samples.iter().map(|s| format!("{s:.3}")).collect();
-    println!("ITERS {iters}");
+/// Prints the samples of a calibrated workload, and its CPU per operation.
+pub fn emit_samples(cal: &Calib) {
+    let list: Vec<String> = cal.samples().iter().map(|s| format!("{s:.3}")).collect();
+    println!("ITERS {}", cal.iters());
     println!("SAMPLES {}", list.join(" "));
+    if let Some(cpu) = cal.cpu_per_op() {
+        println!("CPU {cpu:.3}");
+    }
 }
 
 /// Prints one bulk round; memory as the change since `baseline` (taken

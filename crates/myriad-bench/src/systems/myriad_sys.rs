@@ -3,11 +3,11 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use myriad::thread;
 
-use super::{emit_round, emit_samples, fail, progress, BulkTimes};
+use super::{emit_round, emit_samples, fail, progress, BulkTimes, SPACING};
 use crate::calib::Calib;
 use crate::machine::Mem;
 
@@ -50,7 +50,7 @@ pub fn spawn_join(mut cal: Calib, from_os: bool) {
         }
         cal
     });
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
     print_metrics();
 }
 
@@ -91,7 +91,69 @@ pub fn handoff(mut cal: Calib) {
         ponger.join().unwrap();
         cal
     });
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
+    print_metrics();
+}
+
+/// `myriad::blocking(|| ())` from a myriad thread, back to back.
+pub fn blocking_round_trip(mut cal: Calib) {
+    let cal = run_on(false, move || {
+        while let Some(n) = cal.next() {
+            let t = Instant::now();
+            for _ in 0..n {
+                myriad::blocking(|| black_box(()));
+            }
+            cal.record(n, t.elapsed());
+        }
+        cal
+    });
+    emit_samples(&cal);
+    print_metrics();
+}
+
+/// `myriad::blocking(|| ())` once every `SPACING` (a myriad sleep); only
+/// the calls are timed.
+pub fn blocking_spaced(mut cal: Calib) {
+    let cal = run_on(false, move || {
+        while let Some(n) = cal.next() {
+            let mut calls = Duration::ZERO;
+            for _ in 0..n {
+                thread::sleep(SPACING);
+                let t = Instant::now();
+                myriad::blocking(|| black_box(()));
+                calls += t.elapsed();
+            }
+            cal.record(n, calls);
+        }
+        cal
+    });
+    emit_samples(&cal);
+    print_metrics();
+}
+
+/// `myriad::compat::tokio::run` from a myriad thread, back to back: of a
+/// ready future (`hop` false: the bridge's own cost), or of a task spawned
+/// on the tokio runtime (`hop` true: a round trip through a tokio worker,
+/// what a bridge that spawned every future would cost).
+pub fn tokio_run_round_trip(mut cal: Calib, hop: bool) {
+    let cal = run_on(false, move || {
+        let handle = myriad::compat::tokio::handle();
+        while let Some(n) = cal.next() {
+            let t = Instant::now();
+            if hop {
+                for _ in 0..n {
+                    myriad::compat::tokio::run(handle.spawn(async { black_box(()) })).expect("the task ran");
+                }
+            } else {
+                for _ in 0..n {
+                    myriad::compat::tokio::run(async { black_box(()) });
+                }
+            }
+            cal.record(n, t.elapsed());
+        }
+        cal
+    });
+    emit_samples(&cal);
     print_metrics();
 }
 

@@ -32,7 +32,7 @@ pub fn spawn_join(mut cal: Calib) {
         }
         cal.record(n, t.elapsed());
     }
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
 }
 
 pub fn handoff(mut cal: Calib) {
@@ -68,7 +68,7 @@ pub fn handoff(mut cal: Calib) {
     turn.store(2, Ordering::Release);
     other.unpark();
     ponger.join().unwrap();
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
 }
 
 struct Gate {

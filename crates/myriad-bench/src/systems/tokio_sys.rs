@@ -9,17 +9,21 @@ use std::time::Instant;
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
-use super::{emit_round, emit_samples, progress, BulkTimes};
+use super::{emit_round, emit_samples, progress, BulkTimes, SPACING};
 use crate::calib::Calib;
 use crate::machine::Mem;
 
-/// The multi-thread runtime (one worker per core) or the current-thread one.
-pub fn runtime(multi_thread: bool) -> Runtime {
+/// The multi-thread runtime (one worker per core) or the current-thread
+/// one; with the timer only for workloads that sleep.
+pub fn runtime(multi_thread: bool, timer: bool) -> Runtime {
     let mut b = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
+    if timer {
+        b.enable_time();
+    }
     b.build().expect("build the tokio runtime")
 }
 
@@ -38,7 +42,7 @@ pub fn spawn_join(rt: &Runtime, mut cal: Calib) {
         }
         cal
     });
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
 }
 
 /// Ping-pong over two `Notify`s (a `notify_one` with no waiter leaves a
@@ -71,7 +75,41 @@ pub fn handoff(rt: &Runtime, mut cal: Calib) {
         ponger.await.unwrap();
         cal
     });
-    emit_samples(cal.iters(), &cal.samples());
+    emit_samples(&cal);
+}
+
+/// `spawn_blocking(|| ()).await` from a task, back to back.
+pub fn blocking_round_trip(rt: &Runtime, mut cal: Calib) {
+    let cal = run_in_task(rt, async move {
+        while let Some(n) = cal.next() {
+            let t = Instant::now();
+            for _ in 0..n {
+                tokio::task::spawn_blocking(|| black_box(())).await.unwrap();
+            }
+            cal.record(n, t.elapsed());
+        }
+        cal
+    });
+    emit_samples(&cal);
+}
+
+/// `spawn_blocking(|| ()).await` once every `SPACING` (a tokio sleep,
+/// rounded up to tokio's 1 ms timer); only the calls are timed.
+pub fn blocking_spaced(rt: &Runtime, mut cal: Calib) {
+    let cal = run_in_task(rt, async move {
+        while let Some(n) = cal.next() {
+            let mut calls = std::time::Duration::ZERO;
+            for _ in 0..n {
+                tokio::time::sleep(SPACING).await;
+                let t = Instant::now();
+                tokio::task::spawn_blocking(|| black_box(())).await.unwrap();
+                calls += t.elapsed();
+            }
+            cal.record(n, calls);
+        }
+        cal
+    });
+    emit_samples(&cal);
 }
 
 struct Gate {
