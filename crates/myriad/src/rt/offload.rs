@@ -33,7 +33,10 @@
 //! machine a spinning thread also delays the wake-up of the worker its job
 //! just woke, so spinning that never catches a job costs latency as well
 //! as CPU (myriad-bench, "one call every 1 ms"). For the same reason a
-//! spin yields its core between looks after [`SPIN_ALONE`].
+//! spin yields its core between looks after [`SPIN_ALONE`], and stops as
+//! soon as it finds it was preempted ([`PREEMPTED`]): with more runnable
+//! threads than cores, the kernel favours a thread woken from sleep over
+//! one that spins.
 //!
 //! The slot holds null (nobody spins), `WAITING` (a thread spins, no job
 //! yet) or a job. While it holds `WAITING` the queue is empty, so the
@@ -79,10 +82,16 @@ pub const SPIN: Duration = Duration::from_micros(50);
 /// on this very core (the kernel tends to wake a thread on its waker's
 /// core), and a spin that keeps the core then delays the very call it
 /// waits for. On a machine with nothing else to run, yielding returns at
-/// once. (Measured on a loaded 2-core VM, back-to-back calls: median
-/// 5–44 µs with yielding after 5 µs, 14–100 µs without, 25–48 µs for the
-/// old pool, alternating binaries.)
+/// once.
 const SPIN_ALONE: Duration = Duration::from_micros(5);
+
+/// A gap this long between two looks of a spin means the thread lost its
+/// core: the machine has more runnable threads than cores. Then it stops
+/// spinning: the kernel runs a thread woken from sleep sooner than one that
+/// spins or yields, so sleeping serves the next call better (measured on a
+/// loaded VM: spinning through preemption made back-to-back calls slower
+/// than the old pool's).
+const PREEMPTED: Duration = Duration::from_micros(10);
 
 /// The spin score after a spin that caught a job: so many spins in a row
 /// must run out before the pool stops spinning.
@@ -358,10 +367,12 @@ impl OffloadPool {
     }
 
     /// Waits up to `SPIN` for a job in the hand-off slot, which this thread
-    /// set to `WAITING`, yielding its core between looks after `SPIN_ALONE`. If none comes, empties the slot under the lock and
+    /// set to `WAITING`, yielding its core between looks after `SPIN_ALONE`,
+    /// and giving up at once if it finds it lost its core (`PREEMPTED`). If none comes, empties the slot under the lock and
     /// returns the guard.
     fn spin(&'static self) -> Result<RawJob, MutexGuard<'static, State>> {
         let start = Instant::now();
+        let mut last = start;
         loop {
             for _ in 0..16 {
                 if let Some(job) = self.take_handed() {
@@ -369,11 +380,12 @@ impl OffloadPool {
                 }
                 std::hint::spin_loop();
             }
-            let spun = start.elapsed();
-            if spun >= SPIN {
+            let now = Instant::now();
+            if now - last > PREEMPTED || now - start >= SPIN {
                 break;
             }
-            if spun >= SPIN_ALONE {
+            last = now;
+            if now - start >= SPIN_ALONE {
                 std::thread::yield_now();
             }
         }
