@@ -441,6 +441,11 @@ fn main() {
     write("RESULTS.md", &report);
     write("samples.csv", &write_csv(&results));
     write("log.txt", &log);
+    if results.bulk.is_empty() {
+        // `--only` without bulk: nothing to chart.
+        eprintln!("wrote {}/{{RESULTS.md, samples.csv, log.txt}}", out.display());
+        return;
+    }
     match chart::write(&results, &out.join("bulk.svg")) {
         Ok(()) => eprintln!("wrote {}/{{RESULTS.md, bulk.svg, samples.csv, log.txt}}", out.display()),
         Err(e) => eprintln!("chart failed: {e}"),

@@ -88,8 +88,10 @@ pub fn group(v: i64) -> String {
 fn fmt_ratio(r: f64) -> String {
     if r >= 10.0 {
         format!("{r:.0}")
-    } else {
+    } else if r >= 0.1 {
         format!("{r:.2}")
+    } else {
+        format!("{r:.4}")
     }
 }
 
