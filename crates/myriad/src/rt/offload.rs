@@ -367,9 +367,10 @@ impl OffloadPool {
     }
 
     /// Waits up to `SPIN` for a job in the hand-off slot, which this thread
-    /// set to `WAITING`, yielding its core between looks after `SPIN_ALONE`,
-    /// and giving up at once if it finds it lost its core (`PREEMPTED`). If none comes, empties the slot under the lock and
-    /// returns the guard.
+    /// set to `WAITING`, yielding its core between looks after `SPIN_ALONE`
+    /// and giving up at once if it finds it lost its core (`PREEMPTED`).
+    /// If no job comes, empties the slot under the lock and returns the
+    /// guard.
     fn spin(&'static self) -> Result<RawJob, MutexGuard<'static, State>> {
         let start = Instant::now();
         let mut last = start;
