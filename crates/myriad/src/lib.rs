@@ -53,6 +53,7 @@
 //! |---|---|
 //! | `tracing` | a span per myriad thread, entered while it runs; events for spawn, exit, stalls and deadlocks |
 //! | `intercept` | myriad's own entry points for blocking libc calls (sleeps, socket calls, `poll`, `getaddrinfo`): code written for std, or C, parks only its myriad thread; `MYRIAD_INTERCEPT=0` turns it off at run time |
+//! | `tokio` | `compat::tokio::run(future)`: futures that need tokio's reactor and timer (tokio-based clients), called from a thread; a tokio runtime on its own OS threads (`MYRIAD_TOKIO_THREADS`) |
 //!
 //! myriad runs on Linux (epoll, io_uring, `MADV_GUARD_INSTALL` where the
 //! kernel has it).

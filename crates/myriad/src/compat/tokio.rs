@@ -130,7 +130,7 @@ fn env_threads() -> Option<usize> {
     match value.trim().parse::<usize>() {
         Ok(n) if n > 0 => Some(n),
         _ => {
-            log::warn!("ignoring MYRIAD_TOKIO_THREADS={value:?}: not a positive number");
+            crate::rt::report::warn(&format!("myriad: ignoring MYRIAD_TOKIO_THREADS={value:?}: not a positive number"));
             None
         }
     }
