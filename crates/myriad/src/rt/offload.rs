@@ -25,22 +25,21 @@
 //! through the queue under the mutex, waking a sleeping thread or starting
 //! a new one, as before.
 //!
-//! Spinning is adaptive: it pays only when jobs come within `SPIN` of each
-//! other. A score counts up to [`SPIN_SCORE`] when a spin catches a job and
-//! down by one when it runs out, or catches one only after losing its core; at zero (calls spaced a millisecond apart,
-//! say) threads sleep at once, but one idle period in [`PROBE_EVERY`]
-//! still spins, to notice when jobs come close together again. On a busy
-//! machine a spinning thread also delays the wake-up of the worker its job
-//! just woke, so spinning that never catches a job costs latency as well
-//! as CPU (myriad-bench, "one call every 1 ms"). For the same reason a
-//! spin yields its core between looks after [`SPIN_ALONE`], and stops as
-//! soon as it finds it was preempted ([`PREEMPTED`]): with more runnable
-//! threads than cores, the kernel favours a thread woken from sleep over
-//! one that spins. That last case is common on a busy 2-core machine: the
-//! kernel wakes the caller's worker on the pool thread's core, the two take
-//! turns there, and each call waits out the worker's own spin before it
-//! sleeps (29–30 µs per call, against 23 µs for a pool that sleeps at once);
-//! the score then turns spinning off.
+//! Spinning is adaptive: it pays only when jobs come quickly one after
+//! another. A score counts up to [`SPIN_SCORE`] when a spin catches a job
+//! fast, and down by one when a spin does not pay: it runs out (calls
+//! spaced a millisecond apart, say), it finds it lost its core
+//! ([`PREEMPTED`]: with more runnable threads than cores the kernel runs a
+//! thread woken from sleep sooner than one that spins), or it catches the
+//! job only after [`SPIN_FAST`] (the caller's worker slept in between, so
+//! the round trip paid wake-ups anyway). At zero, threads sleep at once,
+//! but one idle period in [`PROBE_EVERY`] still spins, to notice when jobs
+//! come close together again. A spin also yields its core between looks
+//! after [`SPIN_ALONE`]. On a busy 2-core machine the kernel often wakes
+//! the caller's worker on the pool thread's core; the two then take turns
+//! there, and every call waited out the worker's own spin (29 µs per call
+//! with every job caught by the spinner, against 22 µs for a pool that
+//! sleeps at once) until the last rule turned spinning off there.
 //!
 //! The slot holds null (nobody spins), `WAITING` (a thread spins, no job
 //! yet) or a job. While it holds `WAITING` the queue is empty, so the
