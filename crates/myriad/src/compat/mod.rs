@@ -22,33 +22,3 @@ mod waker;
 pub use block_on::block_on;
 pub use join::JoinFuture;
 pub use waker::waker;
-
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Threads waiting for something outside the runtime that will wake them
-/// (a tokio runtime's threads, `compat::tokio::run`).
-static OUTSIDE_WAITS: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether some thread waits for a wake-up from outside the runtime, which
-/// the deadlock detector (`rt::monitor`) cannot see coming.
-pub(crate) fn waiting_outside() -> bool {
-    OUTSIDE_WAITS.load(Ordering::Acquire) > 0
-}
-
-/// Counts a wait in `OUTSIDE_WAITS` while it lives.
-#[cfg_attr(not(feature = "tokio"), allow(dead_code, reason = "used by the optional bridges"))]
-pub(crate) struct OutsideWait(());
-
-#[cfg_attr(not(feature = "tokio"), allow(dead_code, reason = "used by the optional bridges"))]
-impl OutsideWait {
-    pub(crate) fn begin() -> OutsideWait {
-        OUTSIDE_WAITS.fetch_add(1, Ordering::AcqRel);
-        OutsideWait(())
-    }
-}
-
-impl Drop for OutsideWait {
-    fn drop(&mut self) {
-        OUTSIDE_WAITS.fetch_sub(1, Ordering::AcqRel);
-    }
-}

@@ -202,7 +202,7 @@ pub fn run<F: IntoFuture>(future: F) -> F::Output {
     if !context::on_myriad_thread() {
         return handle.block_on(future.into_future());
     }
-    let _waiting = super::OutsideWait::begin();
+    let _waiting = crate::rt::offload::OutsideWait::begin();
     let future = pin!(future.into_future());
     crate::block_on(InContext { handle, future })
 }

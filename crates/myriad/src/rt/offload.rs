@@ -58,7 +58,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -465,5 +465,34 @@ impl OffloadPool {
             queued: state.queue.len(),
             completed: self.completed.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Threads waiting for work done outside the runtime that will wake them:
+/// a tokio runtime's threads (`compat::tokio::run`). Kept here, beside the
+/// pool's own count of work done off the workers, for the deadlock
+/// detector (`rt/monitor/deadlock.rs`), which cannot see such work coming.
+static OUTSIDE_WAITS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether some thread waits for a wake-up from outside the runtime.
+pub(crate) fn waiting_outside() -> bool {
+    OUTSIDE_WAITS.load(Ordering::Acquire) > 0
+}
+
+/// Counts a wait in `OUTSIDE_WAITS` while it lives.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code, reason = "used by the optional bridges"))]
+pub(crate) struct OutsideWait(());
+
+#[cfg_attr(not(feature = "tokio"), allow(dead_code, reason = "used by the optional bridges"))]
+impl OutsideWait {
+    pub(crate) fn begin() -> OutsideWait {
+        OUTSIDE_WAITS.fetch_add(1, Ordering::AcqRel);
+        OutsideWait(())
+    }
+}
+
+impl Drop for OutsideWait {
+    fn drop(&mut self) {
+        OUTSIDE_WAITS.fetch_sub(1, Ordering::AcqRel);
     }
 }

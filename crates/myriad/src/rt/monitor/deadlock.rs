@@ -68,5 +68,5 @@ fn quiescent(rt: &Runtime) -> bool {
         && pool.queued == 0
         && pool.threads == pool.idle
         && super::super::wait::main_thread_blocked()
-        && !crate::compat::waiting_outside()
+        && !super::super::offload::waiting_outside()
 }
