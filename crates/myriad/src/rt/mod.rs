@@ -16,6 +16,7 @@
 //! | `MYRIAD_STUCK_MS` | no progress for this long with every worker held: report (or abort) | 10000 |
 //! | `MYRIAD_DEADLOCK` | on a deadlock of every thread: `report`, `panic`, `ignore` | `report` |
 //! | `MYRIAD_DUMP_SIGNAL` | print a thread dump on this signal, by name (`USR1`, `USR2`, `QUIT`, ...) | off |
+//! | `MYRIAD_TOKIO_THREADS` | with the `tokio` feature: worker threads of `compat::tokio`'s runtime | one per core |
 //! | `MYRIAD_INTERCEPT` | with the `intercept` feature: `0` makes blocking libc calls block the worker again | `1` |
 //!
 //! A value set through [`Builder`] wins over the environment.

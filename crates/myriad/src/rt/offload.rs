@@ -59,12 +59,13 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
 use super::wait::Wake;
+
+use super::lock::{Condvar, Mutex, MutexGuard};
 
 /// A unit of work for the pool, owned by the pool once submitted.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -244,7 +245,7 @@ impl OffloadPool {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Runs `job` on a pool thread, starting one if every thread is busy.
@@ -361,10 +362,10 @@ impl OffloadPool {
             // Sleeping from here, without spinning, once a spin ran out.
             may_spin = false;
             state.idle += 1;
-            let (next, timeout) = self.condvar.wait_timeout(state, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
+            let (next, timed_out) = self.condvar.wait_timeout(state, IDLE_TIMEOUT);
             state = next;
             state.idle -= 1;
-            if timeout.timed_out() && state.queue.is_empty() {
+            if timed_out && state.queue.is_empty() {
                 state.threads -= 1;
                 return;
             }
