@@ -23,6 +23,11 @@ impl Drop for RedisServer {
 }
 
 fn start_redis() -> RedisServer {
+    // One server at a time from picking a free port to its listening on
+    // it: two tests picking the same port would share one server, and the
+    // first to end would kill it under the other.
+    static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -30,9 +35,10 @@ fn start_redis() -> RedisServer {
         .stdout(Stdio::null())
         .spawn()
         .expect("redis-server not found: install Debian's redis-server package (.ci/run does)");
-    let server = RedisServer { child, url: format!("redis://127.0.0.1:{port}/") };
+    let mut server = RedisServer { child, url: format!("redis://127.0.0.1:{port}/") };
     let until = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(server.child.try_wait().unwrap().is_none(), "redis-server exited (port {port} taken?)");
         assert!(Instant::now() < until, "redis-server did not start listening");
         std::thread::sleep(Duration::from_millis(20));
     }
