@@ -39,14 +39,6 @@ const RING_ENTRIES: u32 = 256;
 /// Operations completed through io_uring (for metrics).
 pub static OPERATIONS: AtomicU64 = AtomicU64::new(0);
 
-/// Operations handed to a ring (completed ones included).
-pub static SUBMITTED: AtomicU64 = AtomicU64::new(0);
-
-/// Operations submitted and not completed yet.
-pub fn in_flight() -> u64 {
-    SUBMITTED.load(Ordering::Acquire).saturating_sub(OPERATIONS.load(Ordering::Acquire))
-}
-
 /// Whether io_uring can be used in this process.
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
@@ -106,7 +98,6 @@ impl Ring {
                 Err(err) => return Err(err),
             }
         }
-        SUBMITTED.fetch_add(1, Ordering::Release);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         for _ in 0..3 {
             match ring.submit() {

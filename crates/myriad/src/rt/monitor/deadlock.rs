@@ -61,10 +61,9 @@ fn quiescent(rt: &Runtime) -> bool {
         w.is_sleeping()
             && !w.has_mail()
             && !w.has_unstarted()
-            && !w.has_registrations()
+            && !w.has_io_to_poll()
             && w.timers_pending.load(Ordering::Relaxed) == 0
     }) && rt.injector.is_empty()
-        && super::super::uring::in_flight() == 0
         && pool.queued == 0
         && pool.threads == pool.idle
         && super::super::wait::main_thread_blocked()
