@@ -44,7 +44,8 @@
 //!   `stack.rs` and `overflow.rs` give it a guarded stack; `context.rs`
 //!   says which thread runs on this OS thread.
 //! * **Waiting.** `wait/` is the one blocking primitive (`mod.rs`: wait
-//!   episodes and `Wake`s; `suspend.rs`: a myriad thread's side;
+//!   episodes and `Wake`s; `state.rs`: the atomic wait-state word the
+//!   loom models check; `suspend.rs`: a myriad thread's side;
 //!   `reason.rs`: what it waits for); `coop.rs` is the budget that makes
 //!   threads that never block yield now and then; `lock.rs` is the
 //!   runtime's own poison-free `Mutex` and `Condvar`.

@@ -4,7 +4,7 @@
 //! Timers belong to the worker of the thread that set them, so the heap
 //! needs no lock. A wait that ends before its deadline leaves its entry
 //! behind; the entry's `Wake` is then stale and firing it does nothing
-//! (see `wait.rs`). Such entries are dropped when due, or swept when they
+//! (see `wait/mod.rs`). Such entries are dropped when due, or swept when they
 //! outnumber the live ones, so a server that sets long read timeouts and
 //! is mostly woken early does not grow the heap without bound.
 
