@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::calib::Calib;
-use crate::systems::{kernel, may_sys, myriad_sys, std_sys, tokio_sys};
+use crate::systems::{channels, kernel, may_sys, myriad_sys, std_sys, tokio_sys};
 
 /// Every system configuration the bench knows: (id, label).
 pub const SYSTEMS: &[(&str, &str)] = &[
@@ -42,6 +42,10 @@ pub enum Workload {
     Blocking,
     /// The same, once every `systems::SPACING`.
     BlockingSpaced,
+    /// Rendezvous channel ping-pong (`systems/channels.rs`).
+    ChanHandoff,
+    /// A stream through a bounded channel (`systems/channels.rs`).
+    ChanStream,
 }
 
 impl Workload {
@@ -54,6 +58,8 @@ impl Workload {
             Workload::GuardInstall => "guard-install",
             Workload::Blocking => "blocking",
             Workload::BlockingSpaced => "blocking-spaced",
+            Workload::ChanHandoff => "chan-handoff",
+            Workload::ChanStream => "chan-stream",
         }
     }
 
@@ -67,6 +73,8 @@ impl Workload {
             Workload::GuardInstall,
             Workload::Blocking,
             Workload::BlockingSpaced,
+            Workload::ChanHandoff,
+            Workload::ChanStream,
         ]
         .into_iter()
         .find(|w| w.id() == s)
@@ -146,7 +154,7 @@ pub fn stderr_summary(stderr: &str) -> String {
 
 /// Runs one child and returns (the process then exits).
 pub fn run(a: &ChildArgs) {
-    let ops = if a.workload == Workload::Handoff { 2.0 } else { 1.0 };
+    let ops = if matches!(a.workload, Workload::Handoff | Workload::ChanHandoff) { 2.0 } else { 1.0 };
     let cal = if a.workload == Workload::BlockingSpaced {
         // Only the calls are timed, 1 ms apart: trials of ~100 calls.
         Calib::new(Duration::from_millis(2), Duration::from_millis(2), a.trials, ops)
@@ -174,6 +182,8 @@ pub fn run(a: &ChildArgs) {
                 Workload::Bulk => myriad_sys::bulk(n, rounds, from_os),
                 Workload::Blocking => myriad_sys::blocking_round_trip(cal),
                 Workload::BlockingSpaced => myriad_sys::blocking_spaced(cal),
+                Workload::ChanHandoff => channels::myriad_handoff(cal),
+                Workload::ChanStream => channels::myriad_stream(cal),
                 _ => unreachable!(),
             }
         }
@@ -193,6 +203,8 @@ pub fn run(a: &ChildArgs) {
                 Workload::SpawnJoin => std_sys::spawn_join(cal),
                 Workload::Handoff => std_sys::handoff(cal),
                 Workload::Bulk => std_sys::bulk(n, rounds),
+                Workload::ChanHandoff => channels::std_handoff(cal),
+                Workload::ChanStream => channels::std_stream(cal),
                 _ => unreachable!(),
             }
         }
@@ -204,6 +216,8 @@ pub fn run(a: &ChildArgs) {
                 Workload::Bulk => tokio_sys::bulk(&rt, n, rounds),
                 Workload::Blocking => tokio_sys::blocking_round_trip(&rt, cal),
                 Workload::BlockingSpaced => tokio_sys::blocking_spaced(&rt, cal),
+                Workload::ChanHandoff => channels::tokio_handoff(&rt, cal),
+                Workload::ChanStream => channels::tokio_stream(&rt, cal),
                 _ => unreachable!(),
             }
         }
@@ -213,6 +227,7 @@ pub fn run(a: &ChildArgs) {
                 Workload::SpawnJoin => may_sys::spawn_join(cal),
                 Workload::Handoff => may_sys::handoff(cal),
                 Workload::Bulk => may_sys::bulk(n, rounds),
+                Workload::ChanHandoff => channels::may_handoff(cal),
                 _ => unreachable!(),
             }
         }

@@ -55,6 +55,8 @@ const PER_OP_SYSTEMS: &[(Workload, &[&str])] = &[
     (Workload::GuardInstall, &["kernel"]),
     (Workload::Blocking, &["myriad", "tokio-mt", "tokio-ct", "myriad-tokio-run", "myriad-tokio-spawn"]),
     (Workload::BlockingSpaced, &["myriad", "tokio-mt"]),
+    (Workload::ChanHandoff, &["myriad", "myriad-1w", "std", "std-1core", "tokio-mt", "tokio-ct", "may", "may-1w"]),
+    (Workload::ChanStream, &["myriad", "myriad-1w", "std", "tokio-mt", "tokio-ct"]),
 ];
 
 const BULK_SYSTEMS: &[&str] = &["myriad", "myriad-os", "std", "tokio-mt", "tokio-ct", "may"];
@@ -244,7 +246,7 @@ fn usage() -> ! {
          writes RESULTS.md, bulk.svg, samples.csv and log.txt into DIR\n\
          (default: crates/myriad-bench/results, or results/quick with --quick).\n\
          --only runs only the workloads named (spawn-join, handoff, page-fault, guard-install,\n\
-         blocking, blocking-spaced, bulk).\n\
+         blocking, blocking-spaced, chan-handoff, chan-stream, bulk).\n\
          --replot DIR redraws DIR/bulk.svg from DIR/samples.csv."
     );
     std::process::exit(64)

@@ -143,6 +143,8 @@ impl Results {
             (Workload::GuardInstall, "reference: MADV_GUARD_INSTALL, one page per 256 KiB"),
             (Workload::Blocking, "blocking round trip, back to back (per call)"),
             (Workload::BlockingSpaced, "blocking round trip, one call every 1 ms (per call)"),
+            (Workload::ChanHandoff, "channel one-way handoff, ping-pong"),
+            (Workload::ChanStream, "channel stream, capacity 64 (per message)"),
         ] {
             let reference = self
                 .per_op
@@ -303,6 +305,11 @@ How to read it:
   unless the row says main OS thread; tokio spawns from inside a task.
 - Handoff primitives: myriad and std `park`/`unpark`, may coroutine
   `park`/`unpark` (each with an atomic turn flag), tokio two `Notify`s.
+- **channel handoff**: two threads ping-pong over two rendezvous
+  channels (myriad and std `sync_channel(0)`); tokio has no rendezvous
+  channel, so `mpsc::channel(1)`, and may only an unbounded `mpsc`.
+  **channel stream**: one thread sends into a `sync_channel(64)` (tokio
+  `mpsc::channel(64)`) as fast as it can, another receives; not on may.
 - The two **reference** rows involve no threads: they time what a cold
   spawn cannot avoid on fresh memory, per stack — the page fault of its
   first stack page, and installing its guard page — with stacks spaced

@@ -16,7 +16,9 @@
 //!   gate; when all N are parked, read memory; then open the gate, wake each
 //!   one and join them all. Time per thread = (spawn until all parked +
 //!   release and join) / N; the memory reading is not timed.
+//! - **channel handoff** and **channel stream**: see `channels.rs`.
 
+pub mod channels;
 pub mod kernel;
 pub mod may_sys;
 pub mod myriad_sys;
