@@ -1,7 +1,7 @@
 //! The core every channel shares: a buffer and two wait queues under one
-//! short-held lock.
+//! short-held lock, and the blocking `send`/`recv` (a select of one).
 //!
-//! # Why a lock
+//! # Why a lock, and why no allocation
 //!
 //! Rendezvous handoffs and `select!` need "take this waiting peer and hand
 //! it the message" to be atomic with respect to the peer's own decision to
@@ -9,58 +9,98 @@
 //! or timed out). A small critical section per channel, plus one atomic
 //! *claim* per waiting select, gives that with little code to get wrong;
 //! nothing blocks while the lock is held and no user code runs under it
-//! (messages are dropped only after unlocking).
+//! (messages are only moved under it, and dropped after unlocking).
+//!
+//! A blocked operation allocates nothing, as crossbeam-channel's do: its
+//! select context (`Ctx`: outcome word and `Wake`) and its packet (where
+//! the message passes) live on the waiting thread's stack (`waiter.rs`),
+//! and the channel queues an `Entry` pointing to them — a `VecDeque` that
+//! keeps its capacity, so a queue allocates only when it grows past its
+//! largest size so far.
 //!
 //! # How
 //!
 //! A channel has a `VecDeque` buffer (capacity `None`: unbounded;
-//! `Some(0)`: rendezvous) and queues of waiting senders and receivers. A
-//! waiter is `(ctx, op, slot)`: `ctx` is the waiting select (see
-//! `select.rs`), `op` the index of this operation in it, `slot` where the
-//! message passes: a blocked sender's message sits in its slot until a
-//! receiver takes it; a blocked receiver's slot is where a sender puts one.
-//! A peer completes a waiter's operation only after winning `ctx.claim(op)`,
-//! under this channel's lock, and wakes it after unlocking. Entries whose
-//! select already ended are skipped and dropped. Invariants: receivers
-//! wait only while the buffer is empty; senders wait only while it is full
-//! (always, for a rendezvous channel).
+//! `Some(0)`: rendezvous) and queues of waiting senders and receivers.
+//! Invariants: receivers wait only while the buffer is empty; senders wait
+//! only while it is full (always, for a rendezvous channel).
+//!
+//! A blocking `send` or `recv` takes the lock once: it completes at once
+//! if it can (handing its message to a waiting receiver, or taking one
+//! from a waiting sender, or using the buffer); otherwise, still under the
+//! same lock, it begins its wait (`rt::wait::block`), stores the `Wake` in
+//! its `Ctx`, queues its entry and unlocks, then gives up its worker.
+//! `select.rs` does the same for several operations, one lock at a time,
+//! after a first pass that tries each without blocking.
+//!
+//! A peer completes a waiting operation only after winning `claim` on its
+//! `Ctx` (a compare-and-swap of the outcome word from `WAITING` to the
+//! operation's index), under this channel's lock, with the entry just
+//! popped from the queue. The winner moves the message into or out of the
+//! packet, takes the `Wake` out of the `Ctx`, unlocks, and only then wakes
+//! the waiter with its own `Wake` (so the woken thread never contends on
+//! the lock its waker holds, and the waker touches nothing of the waiter's
+//! stack after unlocking). Entries whose claim fails (their select was
+//! decided elsewhere) are dropped from the queue.
 //!
 //! Disconnection: when the last sender (receiver) goes, every waiting
-//! receiver (sender) is claimed with `RETRY` and woken, to look again and
-//! find the channel disconnected. Messages still buffered can be received
-//! after the senders are gone; when the last receiver goes they are dropped.
+//! receiver (sender) is claimed with `RETRY`, removed, and woken after
+//! unlocking, to look again and find the channel disconnected. Messages
+//! still buffered can be received after the senders are gone; when the
+//! last receiver goes they are dropped, after unlocking.
+//!
+//! # Why the pointers to a waiter's stack never dangle
+//!
+//! *Invariant*: an entry is in a queue only while its `Ctx` and packet are
+//! alive; and whoever reads through an entry holds the lock of the channel
+//! whose queue held it when that lock was taken.
+//!
+//! The waiting thread leaves its frame only after one of:
+//!
+//! - it was woken by its `Wake` (`Woken::Woken`). Only a claimer has the
+//!   `Wake`, and it wakes after it unlocked, having already popped that
+//!   entry, filled or emptied the packet and taken the `Wake`: all the
+//!   claimer's accesses happen before the wake-up, and the waker holds no
+//!   pointer into the frame any more. The waiter then removes its other
+//!   entries (a select of several), each under its channel's lock.
+//! - its wait ended otherwise: the deadline's timer, or the deadlock
+//!   detector abandoning an OS thread's wait (`Woken::Abandoned`). It
+//!   claims itself with `TIMEOUT` — which fails if a peer claimed it first
+//!   — and then removes every one of its entries, under each of their
+//!   channels' locks. A claimer does all its work on a waiter's stack
+//!   under one of those locks, so once the waiter has taken them all,
+//!   every claimer is done and no entry is left: the frame may go. If a
+//!   peer did claim it, the operation completed (an abandoned wait then
+//!   returns normally: the message was not lost), else the wait times out
+//!   or panics with `wait::panic_deadlocked` — only now, outside every
+//!   queue.
+//!
+//! Between queuing its entries and removing them the waiter runs no code
+//! that can unwind (the runtime's wait, queue edits, and no user code),
+//! so no panic can leave an entry behind.
+//!
+//! Panics: no user code runs under the lock. Messages are only moved
+//! there; those that a failed or disconnected operation hands back, or
+//! that the last receiver's going leaves in the buffer, are dropped by the
+//! caller after unlocking.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{TryRecvError, TrySendError};
-use std::sync::Arc;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError, TrySendError};
+use std::time::Instant;
 
+use super::select::Mode;
+use super::waiter::{Ctx, Entry, Packet, RETRY, TIMEOUT};
+use super::SendTimeoutError;
 use crate::rt::lock::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
-
-use super::select::{Ctx, RETRY};
-
-/// Where a message passes between a waiting operation and its peer.
-pub(crate) type Slot<T> = Arc<StdMutex<Option<T>>>;
-
-pub(crate) fn take_slot<T>(slot: &Slot<T>) -> Option<T> {
-    slot.lock().take()
-}
-
-fn fill_slot<T>(slot: &Slot<T>, value: T) {
-    *slot.lock() = Some(value);
-}
-
-pub(crate) struct Waiter<T> {
-    pub ctx: Arc<Ctx>,
-    pub op: usize,
-    pub slot: Slot<T>,
-}
+use crate::rt::wait::{self, Wake, Woken};
+use crate::rt::WaitReason;
 
 pub(crate) struct Inner<T> {
     queue: VecDeque<T>,
     pub senders: usize,
     pub receivers: usize,
-    send_waiters: VecDeque<Waiter<T>>,
-    recv_waiters: VecDeque<Waiter<T>>,
+    send_waiters: VecDeque<Entry<T>>,
+    recv_waiters: VecDeque<Entry<T>>,
 }
 
 /// A channel, shared by its `Sender`s and `Receiver`s.
@@ -68,6 +108,24 @@ pub(crate) struct Inner<T> {
 pub struct Chan<T> {
     inner: StdMutex<Inner<T>>,
     cap: Option<usize>,
+}
+
+/// Wakes the waiter a completed operation claimed, if any (after the
+/// channel was unlocked).
+fn wake(wake: Option<Wake>) {
+    if let Some(wake) = wake {
+        wake.wake();
+    }
+}
+
+/// How a wait of a blocking operation ended, once its entry is gone.
+enum Waited {
+    /// A peer completed the operation.
+    Done,
+    /// Look again (the channel became ready or was disconnected).
+    Retry,
+    /// The deadline passed.
+    TimedOut,
 }
 
 impl<T> Chan<T> {
@@ -102,52 +160,60 @@ impl<T> Chan<T> {
         self.cap.is_none_or(|cap| inner.queue.len() < cap)
     }
 
-    /// Sends without blocking.
-    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut inner = self.lock();
+    fn addr(&self) -> usize {
+        self as *const Chan<T> as usize
+    }
+
+    /// Sends without blocking, under the lock; on success, the `Wake` of
+    /// the receiver that was handed the message, to use after unlocking.
+    fn try_send_locked(&self, inner: &mut Inner<T>, value: T) -> Result<Option<Wake>, TrySendError<T>> {
         if inner.receivers == 0 {
             return Err(TrySendError::Disconnected(value));
         }
         // A waiting receiver means the buffer is empty: hand it over.
         while let Some(w) = inner.recv_waiters.pop_front() {
-            if w.ctx.claim(w.op) {
-                fill_slot(&w.slot, value);
-                drop(inner);
-                w.ctx.wake();
-                return Ok(());
+            // SAFETY: we hold the lock of the queue `w` was in.
+            if let Some(wake) = unsafe { w.claim() } {
+                // SAFETY: as above, and we won the claim.
+                unsafe { w.put(value) };
+                return Ok(Some(wake));
             }
         }
-        if self.has_room(&inner) {
+        if self.has_room(inner) {
             inner.queue.push_back(value);
-            return Ok(());
+            return Ok(None);
         }
         Err(TrySendError::Full(value))
     }
 
-    /// Receives without blocking.
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        let mut inner = self.lock();
+    /// Takes the message of the first waiting sender that can still be
+    /// claimed, with its `Wake`.
+    fn take_from_waiting_sender(inner: &mut Inner<T>) -> Option<(T, Wake)> {
+        while let Some(w) = inner.send_waiters.pop_front() {
+            // SAFETY: we hold the lock of the queue `w` was in.
+            if let Some(wake) = unsafe { w.claim() } {
+                // SAFETY: as above, and we won the claim.
+                let message = unsafe { w.take() }.expect("a waiting sender's packet holds its message");
+                return Some((message, wake));
+            }
+        }
+        None
+    }
+
+    /// Receives without blocking, under the lock; with the message, the
+    /// `Wake` of a sender whose message was taken, to use after unlocking.
+    fn try_recv_locked(&self, inner: &mut Inner<T>) -> Result<(T, Option<Wake>), TryRecvError> {
         if let Some(value) = inner.queue.pop_front() {
             // Room now: let the first waiting sender's message in.
-            while let Some(w) = inner.send_waiters.pop_front() {
-                if w.ctx.claim(w.op) {
-                    let message = take_slot(&w.slot).expect("a waiting sender's slot holds its message");
-                    inner.queue.push_back(message);
-                    drop(inner);
-                    w.ctx.wake();
-                    break;
-                }
-            }
-            return Ok(value);
+            let wake = Self::take_from_waiting_sender(inner).map(|(message, wake)| {
+                inner.queue.push_back(message);
+                wake
+            });
+            return Ok((value, wake));
         }
         if self.cap == Some(0) {
-            while let Some(w) = inner.send_waiters.pop_front() {
-                if w.ctx.claim(w.op) {
-                    let message = take_slot(&w.slot).expect("a waiting sender's slot holds its message");
-                    drop(inner);
-                    w.ctx.wake();
-                    return Ok(message);
-                }
+            if let Some((message, wake)) = Self::take_from_waiting_sender(inner) {
+                return Ok((message, Some(wake)));
             }
         }
         if inner.senders == 0 {
@@ -157,36 +223,176 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Queues a waiting receiver unless receiving could succeed now (then
-    /// returns false).
-    pub(crate) fn register_recv(&self, ctx: &Arc<Ctx>, op: usize, slot: &Slot<T>) -> bool {
+    /// Sends without blocking.
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let mut inner = self.lock();
+        let sent = self.try_send_locked(&mut inner, value);
+        drop(inner);
+        wake(sent?);
+        Ok(())
+    }
+
+    /// Receives without blocking.
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut inner = self.lock();
+        let received = self.try_recv_locked(&mut inner);
+        drop(inner);
+        let (value, woken) = received?;
+        wake(woken);
+        Ok(value)
+    }
+
+    /// Sends, parking while the channel is full (rendezvous: until a
+    /// receiver takes the message), within `mode`. The one blocking send
+    /// every API (`send`, `send_timeout`, `mpsc`) goes through.
+    pub(crate) fn send_until(&self, message: T, mode: Mode) -> Result<(), SendTimeoutError<T>> {
+        crate::rt::coop::spend();
+        let mut message = message;
+        loop {
+            let mut inner = self.lock();
+            let message_back = match self.try_send_locked(&mut inner, message) {
+                Ok(woken) => {
+                    drop(inner);
+                    wake(woken);
+                    return Ok(());
+                }
+                Err(TrySendError::Disconnected(m)) => {
+                    drop(inner);
+                    return Err(SendTimeoutError::Disconnected(m));
+                }
+                Err(TrySendError::Full(m)) => m,
+            };
+            let Some(deadline) = mode.wait_deadline() else {
+                drop(inner);
+                return Err(SendTimeoutError::Timeout(message_back));
+            };
+            let ctx = Ctx::new();
+            let mut packet = Packet::new(Some(message_back));
+            let reason = WaitReason::Channel { op: "send", addr: self.addr() };
+            let woken = wait::block(reason, deadline, |wake| {
+                // SAFETY: `ctx` is not queued anywhere yet.
+                unsafe { ctx.set_wake(wake) };
+                inner.send_waiters.push_back(Entry::new(&ctx, 0, &packet));
+                drop(inner);
+            });
+            let waited = self.end_wait(&ctx, woken);
+            // Every claimer is done with the packet (`end_wait`).
+            let unsent = packet.get_mut().take();
+            match waited {
+                Waited::Done => {
+                    debug_assert!(unsent.is_none(), "the receiver that claimed us took the message");
+                    return Ok(());
+                }
+                Waited::Retry => message = unsent.expect("an unclaimed sender keeps its message"),
+                Waited::TimedOut => {
+                    let unsent = unsent.expect("an unclaimed sender keeps its message");
+                    if woken == Woken::Abandoned {
+                        drop(unsent);
+                        wait::panic_deadlocked();
+                    }
+                    return Err(SendTimeoutError::Timeout(unsent));
+                }
+            }
+        }
+    }
+
+    /// Receives, parking until a message comes, within `mode`. The one
+    /// blocking receive every API (`recv`, `recv_timeout`, `mpsc`, the
+    /// iterators) goes through.
+    pub(crate) fn recv_until(&self, mode: Mode) -> Result<T, RecvTimeoutError> {
+        crate::rt::coop::spend();
+        loop {
+            let mut inner = self.lock();
+            match self.try_recv_locked(&mut inner) {
+                Ok((value, woken)) => {
+                    drop(inner);
+                    wake(woken);
+                    return Ok(value);
+                }
+                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {}
+            }
+            let Some(deadline) = mode.wait_deadline() else {
+                return Err(RecvTimeoutError::Timeout);
+            };
+            let ctx = Ctx::new();
+            let mut packet = Packet::new(None);
+            let reason = WaitReason::Channel { op: "recv", addr: self.addr() };
+            let woken = wait::block(reason, deadline, |wake| {
+                // SAFETY: `ctx` is not queued anywhere yet.
+                unsafe { ctx.set_wake(wake) };
+                inner.recv_waiters.push_back(Entry::new(&ctx, 0, &packet));
+                drop(inner);
+            });
+            match self.end_wait(&ctx, woken) {
+                // Every claimer is done with the packet (`end_wait`).
+                Waited::Done => {
+                    return Ok(packet.get_mut().take().expect("the sender that claimed us filled the packet"))
+                }
+                Waited::Retry => {}
+                Waited::TimedOut if woken == Woken::Abandoned => wait::panic_deadlocked(),
+                Waited::TimedOut => return Err(RecvTimeoutError::Timeout),
+            }
+        }
+    }
+
+    /// Ends the wait of a blocking operation (operation 0 of `ctx`): on
+    /// return no entry of `ctx` is queued and no claimer is still at work
+    /// on its packet (see the module comment).
+    fn end_wait(&self, ctx: &Ctx, woken: Woken) -> Waited {
+        if woken != Woken::Woken {
+            // Whoever wins decides; the Wake (if ours) is dropped.
+            drop(ctx.claim(TIMEOUT));
+            // Our entry may still be queued (we won), or a claimer may be
+            // at work under the lock (it won): taking the lock settles
+            // both.
+            self.unregister(ctx);
+        }
+        match ctx.outcome() {
+            0 => Waited::Done,
+            RETRY => Waited::Retry,
+            outcome => {
+                debug_assert_eq!(outcome, TIMEOUT);
+                Waited::TimedOut
+            }
+        }
+    }
+
+    /// Queues a waiting receiver for operation `op` of `ctx`, unless
+    /// receiving could succeed now (then returns false).
+    ///
+    /// The caller must remove the entry (`unregister`) before `ctx` or
+    /// `packet` goes away, unless a claimer popped it.
+    pub(crate) fn register_recv(&self, ctx: &Ctx, op: usize, packet: &Packet<T>) -> bool {
         let mut inner = self.lock();
         let ready = !inner.queue.is_empty()
             || inner.senders == 0
-            || (self.cap == Some(0) && inner.send_waiters.iter().any(|w| w.is_live_peer_of(ctx)));
+            || (self.cap == Some(0) && inner.send_waiters.iter().any(|w| is_live_peer_of(w, ctx)));
         if !ready {
-            inner.recv_waiters.push_back(Waiter { ctx: ctx.clone(), op, slot: slot.clone() });
+            inner.recv_waiters.push_back(Entry::new(ctx, op, packet));
         }
         !ready
     }
 
-    /// Queues a waiting sender (its message in `slot`) unless sending could
-    /// succeed now (then returns false).
-    pub(crate) fn register_send(&self, ctx: &Arc<Ctx>, op: usize, slot: &Slot<T>) -> bool {
+    /// Queues a waiting sender (its message in `packet`) for operation `op`
+    /// of `ctx`, unless sending could succeed now (then returns false).
+    /// Same contract as `register_recv`.
+    pub(crate) fn register_send(&self, ctx: &Ctx, op: usize, packet: &Packet<T>) -> bool {
         let mut inner = self.lock();
         let ready =
-            inner.receivers == 0 || self.has_room(&inner) || inner.recv_waiters.iter().any(|w| w.is_live_peer_of(ctx));
+            inner.receivers == 0 || self.has_room(&inner) || inner.recv_waiters.iter().any(|w| is_live_peer_of(w, ctx));
         if !ready {
-            inner.send_waiters.push_back(Waiter { ctx: ctx.clone(), op, slot: slot.clone() });
+            inner.send_waiters.push_back(Entry::new(ctx, op, packet));
         }
         !ready
     }
 
-    /// Removes the waiters of `ctx`, if still queued.
-    pub(crate) fn unregister(&self, ctx: &Arc<Ctx>) {
+    /// Removes the entries of `ctx`, if still queued. Once it returns, no
+    /// claimer of `ctx` is at work under this channel's lock either.
+    pub(crate) fn unregister(&self, ctx: &Ctx) {
         let mut inner = self.lock();
-        inner.recv_waiters.retain(|w| !Arc::ptr_eq(&w.ctx, ctx));
-        inner.send_waiters.retain(|w| !Arc::ptr_eq(&w.ctx, ctx));
+        inner.recv_waiters.retain(|w| !w.is_of(ctx));
+        inner.send_waiters.retain(|w| !w.is_of(ctx));
     }
 
     /// Counts a new sender handle.
@@ -204,9 +410,11 @@ impl<T> Chan<T> {
         let mut inner = self.lock();
         inner.senders -= 1;
         if inner.senders == 0 {
-            let waiters = std::mem::take(&mut inner.recv_waiters);
+            let wakes = claim_all_to_retry(&mut inner.recv_waiters);
             drop(inner);
-            retry_all(waiters);
+            for w in wakes {
+                w.wake();
+            }
         }
     }
 
@@ -216,26 +424,39 @@ impl<T> Chan<T> {
         let mut inner = self.lock();
         inner.receivers -= 1;
         if inner.receivers == 0 {
-            let waiters = std::mem::take(&mut inner.send_waiters);
+            let wakes = claim_all_to_retry(&mut inner.send_waiters);
             let messages = std::mem::take(&mut inner.queue);
             drop(inner);
-            retry_all(waiters);
+            for w in wakes {
+                w.wake();
+            }
             drop(messages);
         }
     }
 }
 
-impl<T> Waiter<T> {
-    /// Whether this is another select's operation that is still waiting.
-    fn is_live_peer_of(&self, ctx: &Arc<Ctx>) -> bool {
-        !Arc::ptr_eq(&self.ctx, ctx) && self.ctx.is_waiting()
-    }
+/// Whether `w` is another select's operation that is still waiting.
+fn is_live_peer_of<T>(w: &Entry<T>, ctx: &Ctx) -> bool {
+    // SAFETY: `w` is in a queue whose lock the caller holds.
+    !w.is_of(ctx) && unsafe { w.ctx() }.is_waiting()
 }
 
-fn retry_all<T>(waiters: VecDeque<Waiter<T>>) {
-    for w in waiters {
-        if w.ctx.claim(RETRY) {
-            w.ctx.wake();
+/// Empties a wait queue, claiming each entry's select with `RETRY`; the
+/// `Wake`s won, to use after unlocking.
+fn claim_all_to_retry<T>(waiters: &mut VecDeque<Entry<T>>) -> Vec<Wake> {
+    // SAFETY: the caller holds the lock of `waiters`, and the entries are
+    // claimed before the lock is released.
+    waiters.drain(..).filter_map(|w| unsafe { w.claim_as(RETRY) }).collect()
+}
+
+impl Mode {
+    /// The deadline to wait until (`Some(None)`: for ever), or `None` if
+    /// the operation may not wait (any more).
+    pub(crate) fn wait_deadline(self) -> Option<Option<Instant>> {
+        match self {
+            Mode::NonBlocking => None,
+            Mode::Block | Mode::Deadline(None) => Some(None),
+            Mode::Deadline(Some(deadline)) => (Instant::now() < deadline).then_some(Some(deadline)),
         }
     }
 }

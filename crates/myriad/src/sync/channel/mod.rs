@@ -21,10 +21,13 @@
 //! assert_eq!(h.join().unwrap(), 42);
 //! ```
 //!
-//! See the module files: `chan.rs` (the core), `select.rs` (the engine).
+//! See the module files: `chan.rs` (the core, and the design), `select.rs`
+//! (the engine of `select!`), `waiter.rs` (a blocked operation's context
+//! and packet, on its own stack).
 
 mod chan;
 mod select;
+mod waiter;
 
 use std::fmt;
 use std::sync::Arc;
@@ -34,7 +37,7 @@ pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, 
 
 #[doc(hidden)]
 pub use chan::Chan;
-use select::{Mode, RecvOp, SendOp};
+use select::Mode;
 
 pub use crate::select;
 
@@ -123,34 +126,14 @@ pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
 }
 
+/// The blocking send every sending API ends in (see `chan.rs`).
 pub(crate) fn send_until<T>(chan: &Chan<T>, message: T, mode: Mode) -> Result<(), SendTimeoutError<T>> {
-    struct One<'a, T>(&'a Chan<T>);
-    impl<T> __private::SendSource<T> for One<'_, T> {
-        fn chan(&self) -> &Chan<T> {
-            self.0
-        }
-    }
-    let one = One(chan);
-    let mut op = SendOp::new(&one, message);
-    match select::select(&mut [&mut op], mode) {
-        Some(_) => op.into_result().map_err(|SendError(m)| SendTimeoutError::Disconnected(m)),
-        None => Err(SendTimeoutError::Timeout(op.take_message().expect("an unsent message comes back"))),
-    }
+    chan.send_until(message, mode)
 }
 
+/// The blocking receive every receiving API ends in (see `chan.rs`).
 pub(crate) fn recv_until<T>(chan: &Chan<T>, mode: Mode) -> Result<T, RecvTimeoutError> {
-    struct One<'a, T>(&'a Chan<T>);
-    impl<T> __private::RecvSource<T> for One<'_, T> {
-        fn chan(&self) -> &Chan<T> {
-            self.0
-        }
-    }
-    let one = One(chan);
-    let mut op = RecvOp::new(&one);
-    match select::select(&mut [&mut op], mode) {
-        Some(_) => op.into_result().map_err(|RecvError| RecvTimeoutError::Disconnected),
-        None => Err(RecvTimeoutError::Timeout),
-    }
+    chan.recv_until(mode)
 }
 
 pub(crate) fn chan_of_receiver<T>(rx: &Receiver<T>) -> &Chan<T> {

@@ -1,5 +1,6 @@
 //! Waiting on several channel operations at once: the engine under
-//! `select!` and under every blocking `send`/`recv` (a select of one).
+//! `select!`. (A blocking `send`/`recv` is a select of one, which
+//! `chan.rs` runs with a single lock hold instead.)
 //!
 //! # How
 //!
@@ -8,57 +9,30 @@
 //!    chosen (fairness). A disconnected channel counts as ready (the
 //!    operation completes with an error).
 //! 2. If none is ready (and the caller wants to wait), block through
-//!    `rt::wait::block`: its `register` step creates a `Ctx` holding the
-//!    `Wake` and a state word (`WAITING`), and queues a waiter in each
-//!    channel. If a channel turns out ready meanwhile, the select claims
-//!    itself with `RETRY` instead and wakes at once.
-//! 3. A peer that finds the waiter completes the operation for it only after
-//!    `claim(op)` (a compare-and-swap from `WAITING`) succeeds; so exactly
+//!    `rt::wait::block`: its `register` step stores the `Wake` in the
+//!    select's `Ctx` (on this stack, `waiter.rs`), and queues an entry for
+//!    each operation in its channel, pointing to the `Ctx` and to the
+//!    operation's packet (in the operation, also on the caller's stack).
+//!    If a channel turns out ready meanwhile, the select claims itself
+//!    with `RETRY` instead and wakes at once.
+//! 3. A peer that finds an entry completes the operation for it only after
+//!    winning `claim(op)` (a compare-and-swap from `WAITING`); so exactly
 //!    one operation of a select completes, or none (`RETRY`, `TIMEOUT`).
-//! 4. Woken, the select removes its remaining waiters from all channels
-//!    (after which no peer can touch its slots), then reads the outcome:
-//!    an operation index (done: collect the result), `RETRY` (go to 1), or
-//!    — if the deadline passed and it claimed itself with `TIMEOUT` first —
-//!    none.
+//! 4. Woken, the select removes its remaining entries from all channels,
+//!    each under its channel's lock — after which no peer can reach its
+//!    `Ctx` or packets (`chan.rs` has the argument) — then reads the
+//!    outcome: an operation index (done: collect the result), `RETRY` (go
+//!    to 1), or — if its wait ended without a `Wake` and it claimed itself
+//!    with `TIMEOUT` first — none.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
-use std::sync::Arc;
-
-use crate::rt::lock::Mutex as StdMutex;
 use std::time::{Duration, Instant};
 
-use super::chan::{take_slot, Chan, Slot};
-use crate::rt::wait::{self, Wake, Woken};
+use super::chan::Chan;
+use super::waiter::{Ctx, Packet, RETRY, TIMEOUT};
+use crate::rt::wait::{self, Woken};
 use crate::rt::WaitReason;
-
-const WAITING: usize = usize::MAX;
-/// Claimed to make the select look again (a channel became ready, or was
-/// disconnected).
-pub(crate) const RETRY: usize = usize::MAX - 1;
-const TIMEOUT: usize = usize::MAX - 2;
-
-/// One blocked select.
-pub struct Ctx {
-    state: AtomicUsize,
-    wake: Wake,
-}
-
-impl Ctx {
-    /// Decides the select's outcome, if it is still open.
-    pub(crate) fn claim(&self, outcome: usize) -> bool {
-        self.state.compare_exchange(WAITING, outcome, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    pub(crate) fn is_waiting(&self) -> bool {
-        self.state.load(Ordering::Acquire) == WAITING
-    }
-
-    pub(crate) fn wake(&self) {
-        self.wake.wake();
-    }
-}
 
 /// How long a select may wait.
 #[derive(Clone, Copy, Debug)]
@@ -78,17 +52,36 @@ impl Mode {
     }
 }
 
-/// One operation of a select, as the engine sees it.
-pub trait SelectOp {
+/// Keeps `SelectOp` implemented by this module's operations only: the
+/// engine's soundness rests on how they queue and remove entries pointing
+/// into their own memory.
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl<T> sealed::Sealed for RecvOp<'_, T> {}
+impl<T> sealed::Sealed for SendOp<'_, T> {}
+
+/// One operation of a select, as the engine sees it (implemented by
+/// [`RecvOp`] and [`SendOp`] only).
+pub trait SelectOp: sealed::Sealed {
     /// Completes the operation now if it can (also with a disconnection
     /// error); returns whether it did.
     fn try_complete(&mut self) -> bool;
     /// Queues a waiter for operation `index` of `ctx`; false if the
-    /// operation could complete now (nothing queued).
-    fn register(&mut self, ctx: &Arc<Ctx>, index: usize) -> bool;
-    /// Removes this operation's waiter; `selected` says whether a peer
-    /// completed it.
-    fn unregister(&mut self, ctx: &Arc<Ctx>, selected: bool);
+    /// operation could complete now (nothing queued). The entry points to
+    /// `ctx` and to this operation's packet: the caller removes it with
+    /// `unregister` before either goes away or moves, and touches the
+    /// operation in no other way meanwhile.
+    #[doc(hidden)]
+    fn register(&mut self, ctx: &Ctx, index: usize) -> bool;
+    /// Removes this operation's entry, if still queued.
+    #[doc(hidden)]
+    fn unregister(&mut self, ctx: &Ctx);
+    /// Collects the result of this operation, which a peer completed
+    /// while it waited (after `unregister`, or after the peer's wake-up).
+    #[doc(hidden)]
+    fn complete(&mut self);
     /// The operation's name and its channel's address, for `rt::dump`.
     fn describe(&self) -> (&'static str, usize);
 }
@@ -124,14 +117,15 @@ impl<T, S: SendSource<T> + ?Sized> SendSource<T> for &S {
 /// A receive operation of a select.
 pub struct RecvOp<'a, T> {
     chan: &'a Chan<T>,
-    slot: Option<Slot<T>>,
+    /// Where a sender puts the message while this waits.
+    packet: Packet<T>,
     result: Option<Result<T, RecvError>>,
 }
 
 impl<'a, T> RecvOp<'a, T> {
     /// A receive from `source`.
     pub fn new<S: RecvSource<T> + ?Sized>(source: &'a S) -> RecvOp<'a, T> {
-        RecvOp { chan: source.chan(), slot: None, result: None }
+        RecvOp { chan: source.chan(), packet: Packet::new(None), result: None }
     }
 
     /// The received message, or `RecvError` if the channel is empty and
@@ -155,47 +149,39 @@ impl<T> SelectOp for RecvOp<'_, T> {
         true
     }
 
-    fn register(&mut self, ctx: &Arc<Ctx>, index: usize) -> bool {
-        let slot = Arc::new(StdMutex::new(None));
-        let queued = self.chan.register_recv(ctx, index, &slot);
-        self.slot = Some(slot);
-        queued
+    fn register(&mut self, ctx: &Ctx, index: usize) -> bool {
+        self.chan.register_recv(ctx, index, &self.packet)
     }
 
-    fn unregister(&mut self, ctx: &Arc<Ctx>, selected: bool) {
-        if let Some(slot) = self.slot.take() {
-            self.chan.unregister(ctx);
-            if selected {
-                let value = take_slot(&slot).expect("the sender that claimed us filled the slot");
-                self.result = Some(Ok(value));
-            }
-        }
+    fn unregister(&mut self, ctx: &Ctx) {
+        self.chan.unregister(ctx);
+    }
+
+    fn complete(&mut self) {
+        let value = self.packet.get_mut().take().expect("the sender that claimed us filled the packet");
+        self.result = Some(Ok(value));
     }
 }
 
 /// A send operation of a select.
 pub struct SendOp<'a, T> {
     chan: &'a Chan<T>,
-    message: Option<T>,
-    slot: Option<Slot<T>>,
+    /// The message until it is sent; a receiver takes it from here while
+    /// this waits.
+    packet: Packet<T>,
     result: Option<Result<(), SendError<T>>>,
 }
 
 impl<'a, T> SendOp<'a, T> {
     /// A send of `message` into `source`.
     pub fn new<S: SendSource<T> + ?Sized>(source: &'a S, message: T) -> SendOp<'a, T> {
-        SendOp { chan: source.chan(), message: Some(message), slot: None, result: None }
+        SendOp { chan: source.chan(), packet: Packet::new(Some(message)), result: None }
     }
 
     /// `Ok` if sent; `SendError` with the message if the channel is
     /// disconnected. Call only for the selected operation.
     pub fn into_result(self) -> Result<(), SendError<T>> {
         self.result.expect("the selected operation completed")
-    }
-
-    /// The message back, if it was not sent.
-    pub(crate) fn take_message(&mut self) -> Option<T> {
-        self.message.take()
     }
 }
 
@@ -205,35 +191,29 @@ impl<T> SelectOp for SendOp<'_, T> {
     }
 
     fn try_complete(&mut self) -> bool {
-        let Some(message) = self.message.take() else { return false };
+        let Some(message) = self.packet.get_mut().take() else { return false };
         match self.chan.try_send(message) {
             Ok(()) => self.result = Some(Ok(())),
             Err(TrySendError::Disconnected(message)) => self.result = Some(Err(SendError(message))),
             Err(TrySendError::Full(message)) => {
-                self.message = Some(message);
+                *self.packet.get_mut() = Some(message);
                 return false;
             }
         }
         true
     }
 
-    fn register(&mut self, ctx: &Arc<Ctx>, index: usize) -> bool {
-        let slot = Arc::new(StdMutex::new(self.message.take()));
-        let queued = self.chan.register_send(ctx, index, &slot);
-        self.slot = Some(slot);
-        queued
+    fn register(&mut self, ctx: &Ctx, index: usize) -> bool {
+        self.chan.register_send(ctx, index, &self.packet)
     }
 
-    fn unregister(&mut self, ctx: &Arc<Ctx>, selected: bool) {
-        if let Some(slot) = self.slot.take() {
-            self.chan.unregister(ctx);
-            // No peer can reach the slot any more.
-            self.message = take_slot(&slot);
-            if selected {
-                debug_assert!(self.message.is_none(), "the receiver that claimed us took the message");
-                self.result = Some(Ok(()));
-            }
-        }
+    fn unregister(&mut self, ctx: &Ctx) {
+        self.chan.unregister(ctx);
+    }
+
+    fn complete(&mut self) {
+        debug_assert!(self.packet.get_mut().is_none(), "the receiver that claimed us took the message");
+        self.result = Some(Ok(()));
     }
 }
 
@@ -285,7 +265,6 @@ pub fn select(ops: &mut [&mut dyn SelectOp], mode: Mode) -> Option<usize> {
                 Some(deadline)
             }
         };
-        let mut blocked: Option<Arc<Ctx>> = None;
         let reason = match ops {
             [op] => {
                 let (op, addr) = op.describe();
@@ -293,32 +272,45 @@ pub fn select(ops: &mut [&mut dyn SelectOp], mode: Mode) -> Option<usize> {
             }
             _ => WaitReason::Channel { op: "select", addr: ops.first().map_or(0, |op| op.describe().1) },
         };
+        let ctx = Ctx::new();
+        let mut registered = 0;
         let woken = wait::block(reason, deadline, |wake| {
-            let ctx = Arc::new(Ctx { state: AtomicUsize::new(WAITING), wake });
+            // SAFETY: `ctx` is not queued anywhere yet.
+            unsafe { ctx.set_wake(wake) };
             for (i, op) in ops.iter_mut().enumerate() {
                 if !op.register(&ctx, i) {
-                    if ctx.claim(RETRY) {
-                        ctx.wake();
+                    // Ready meanwhile: end the wait at once and look again.
+                    if let Some(wake) = ctx.claim(RETRY) {
+                        wake.wake();
                     }
                     break;
                 }
+                registered = i + 1;
             }
-            blocked = Some(ctx);
         });
-        let ctx = blocked.expect("register ran");
         if woken != Woken::Woken {
-            ctx.claim(TIMEOUT);
+            // Whoever wins decides; the Wake (if ours) is dropped.
+            drop(ctx.claim(TIMEOUT));
         }
-        let outcome = ctx.state.load(Ordering::Acquire);
-        for (i, op) in ops.iter_mut().enumerate() {
-            op.unregister(&ctx, outcome == i);
+        let outcome = ctx.outcome();
+        // Remove every entry still queued. Woken by its claimer, the
+        // selected operation's entry is gone and the claimer done; else
+        // its channel's lock too must be taken, to wait for a claimer
+        // still at work (see `chan.rs`).
+        for (i, op) in ops[..registered].iter_mut().enumerate() {
+            if woken != Woken::Woken || i != outcome {
+                op.unregister(&ctx);
+            }
         }
         match outcome {
             // Abandoned by the deadlock detector, and now out of every
             // queue (an operation that won the race went ahead instead).
             TIMEOUT if woken == Woken::Abandoned => wait::panic_deadlocked(),
             TIMEOUT => return None,
-            i if i < n => return Some(i),
+            i if i < n => {
+                ops[i].complete();
+                return Some(i);
+            }
             _ => {}
         }
     }
