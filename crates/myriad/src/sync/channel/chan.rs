@@ -89,9 +89,9 @@ use std::sync::mpsc::{RecvTimeoutError, TryRecvError, TrySendError};
 use std::time::Instant;
 
 use super::select::Mode;
+use super::spin::{SpinGuard, SpinLock};
 use super::waiter::{Ctx, Entry, Packet, RETRY, TIMEOUT};
 use super::SendTimeoutError;
-use crate::rt::lock::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
 use crate::rt::wait::{self, Wake, Woken};
 use crate::rt::WaitReason;
 
@@ -106,7 +106,7 @@ pub(crate) struct Inner<T> {
 /// A channel, shared by its `Sender`s and `Receiver`s.
 #[doc(hidden)]
 pub struct Chan<T> {
-    inner: StdMutex<Inner<T>>,
+    inner: SpinLock<Inner<T>>,
     cap: Option<usize>,
 }
 
@@ -115,6 +115,30 @@ pub struct Chan<T> {
 fn wake(wake: Option<Wake>) {
     if let Some(wake) = wake {
         wake.wake();
+    }
+}
+
+/// Blocks the calling thread until the claimer of its `Ctx` wakes it (with
+/// the `Wake` that `register` stores there) or `deadline` passes: the one
+/// wait every channel operation goes through.
+///
+/// With no deadline, on a myriad thread, only the claimer can end the
+/// wait, and it uses the `Wake` once: `wait::block_once`'s contract, which
+/// spares the reference count on the waiting thread (two atomic
+/// operations) and the compare-and-swap that ends the wait. A wait that
+/// anything else may end — a deadline, or on an OS thread the deadlock
+/// detector — goes through `wait::block`. (So must one that some future
+/// interruption could end.)
+pub(crate) fn wait_for_claim(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    if deadline.is_none() && crate::rt::context::on_myriad_thread() {
+        // SAFETY: the caller stores the Wake in its `Ctx` before queuing
+        // any entry, and only the single winner of `Ctx::claim` takes it
+        // out, to use it once and drop it; no timer exists (no deadline),
+        // and a myriad thread's wait is never abandoned.
+        unsafe { wait::block_once(reason, register) };
+        Woken::Woken
+    } else {
+        wait::block(reason, deadline, register)
     }
 }
 
@@ -132,7 +156,7 @@ impl<T> Chan<T> {
     /// A channel with one sender and one receiver counted.
     pub(crate) fn new(cap: Option<usize>) -> Chan<T> {
         Chan {
-            inner: StdMutex::new(Inner {
+            inner: SpinLock::new(Inner {
                 queue: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
                 senders: 1,
                 receivers: 1,
@@ -143,8 +167,7 @@ impl<T> Chan<T> {
         }
     }
 
-    pub(crate) fn lock(&self) -> StdMutexGuard<'_, Inner<T>> {
-        // No user code runs under the lock; a poisoned one is still sound.
+    pub(crate) fn lock(&self) -> SpinGuard<'_, Inner<T>> {
         self.inner.lock()
     }
 
@@ -269,7 +292,7 @@ impl<T> Chan<T> {
             let ctx = Ctx::new();
             let mut packet = Packet::new(Some(message_back));
             let reason = WaitReason::Channel { op: "send", addr: self.addr() };
-            let woken = wait::block(reason, deadline, |wake| {
+            let woken = wait_for_claim(reason, deadline, |wake| {
                 // SAFETY: `ctx` is not queued anywhere yet.
                 unsafe { ctx.set_wake(wake) };
                 inner.send_waiters.push_back(Entry::new(&ctx, 0, &packet));
@@ -318,7 +341,7 @@ impl<T> Chan<T> {
             let ctx = Ctx::new();
             let mut packet = Packet::new(None);
             let reason = WaitReason::Channel { op: "recv", addr: self.addr() };
-            let woken = wait::block(reason, deadline, |wake| {
+            let woken = wait_for_claim(reason, deadline, |wake| {
                 // SAFETY: `ctx` is not queued anywhere yet.
                 unsafe { ctx.set_wake(wake) };
                 inner.recv_waiters.push_back(Entry::new(&ctx, 0, &packet));

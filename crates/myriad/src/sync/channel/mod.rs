@@ -23,10 +23,11 @@
 //!
 //! See the module files: `chan.rs` (the core, and the design), `select.rs`
 //! (the engine of `select!`), `waiter.rs` (a blocked operation's context
-//! and packet, on its own stack).
+//! and packet, on its own stack), `spin.rs` (the channel's lock).
 
 mod chan;
 mod select;
+mod spin;
 mod waiter;
 
 use std::fmt;

@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::chan::Chan;
+use super::chan::{wait_for_claim, Chan};
 use super::waiter::{Ctx, Packet, RETRY, TIMEOUT};
 use crate::rt::wait::{self, Woken};
 use crate::rt::WaitReason;
@@ -274,7 +274,7 @@ pub fn select(ops: &mut [&mut dyn SelectOp], mode: Mode) -> Option<usize> {
         };
         let ctx = Ctx::new();
         let mut registered = 0;
-        let woken = wait::block(reason, deadline, |wake| {
+        let woken = wait_for_claim(reason, deadline, |wake| {
             // SAFETY: `ctx` is not queued anywhere yet.
             unsafe { ctx.set_wake(wake) };
             for (i, op) in ops.iter_mut().enumerate() {
