@@ -112,6 +112,7 @@ pub struct Chan<T> {
 
 /// Wakes the waiter a completed operation claimed, if any (after the
 /// channel was unlocked).
+#[inline]
 fn wake(wake: Option<Wake>) {
     if let Some(wake) = wake {
         wake.wake();
@@ -179,6 +180,7 @@ impl<T> Chan<T> {
         self.lock().queue.len()
     }
 
+    #[inline]
     fn has_room(&self, inner: &Inner<T>) -> bool {
         self.cap.is_none_or(|cap| inner.queue.len() < cap)
     }
@@ -189,6 +191,7 @@ impl<T> Chan<T> {
 
     /// Sends without blocking, under the lock; on success, the `Wake` of
     /// the receiver that was handed the message, to use after unlocking.
+    #[inline]
     fn try_send_locked(&self, inner: &mut Inner<T>, value: T) -> Result<Option<Wake>, TrySendError<T>> {
         if inner.receivers == 0 {
             return Err(TrySendError::Disconnected(value));
@@ -211,6 +214,7 @@ impl<T> Chan<T> {
 
     /// Takes the message of the first waiting sender that can still be
     /// claimed, with its `Wake`.
+    #[inline]
     fn take_from_waiting_sender(inner: &mut Inner<T>) -> Option<(T, Wake)> {
         while let Some(w) = inner.send_waiters.pop_front() {
             // SAFETY: we hold the lock of the queue `w` was in.
@@ -225,6 +229,7 @@ impl<T> Chan<T> {
 
     /// Receives without blocking, under the lock; with the message, the
     /// `Wake` of a sender whose message was taken, to use after unlocking.
+    #[inline]
     fn try_recv_locked(&self, inner: &mut Inner<T>) -> Result<(T, Option<Wake>), TryRecvError> {
         if let Some(value) = inner.queue.pop_front() {
             // Room now: let the first waiting sender's message in.
@@ -289,7 +294,10 @@ impl<T> Chan<T> {
                 drop(inner);
                 return Err(SendTimeoutError::Timeout(message_back));
             };
-            let ctx = Ctx::new();
+            // SAFETY: its one entry goes into this channel's queue, where
+            // claims are made under the lock, and `end_wait` claims under
+            // it too.
+            let ctx = unsafe { Ctx::under_one_lock() };
             let mut packet = Packet::new(Some(message_back));
             let reason = WaitReason::Channel { op: "send", addr: self.addr() };
             let woken = wait_for_claim(reason, deadline, |wake| {
@@ -338,7 +346,8 @@ impl<T> Chan<T> {
             let Some(deadline) = mode.wait_deadline() else {
                 return Err(RecvTimeoutError::Timeout);
             };
-            let ctx = Ctx::new();
+            // SAFETY: as in `send_until`.
+            let ctx = unsafe { Ctx::under_one_lock() };
             let mut packet = Packet::new(None);
             let reason = WaitReason::Channel { op: "recv", addr: self.addr() };
             let woken = wait_for_claim(reason, deadline, |wake| {
@@ -362,14 +371,19 @@ impl<T> Chan<T> {
     /// Ends the wait of a blocking operation (operation 0 of `ctx`): on
     /// return no entry of `ctx` is queued and no claimer is still at work
     /// on its packet (see the module comment).
+    #[inline]
     fn end_wait(&self, ctx: &Ctx, woken: Woken) -> Waited {
         if woken != Woken::Woken {
-            // Whoever wins decides; the Wake (if ours) is dropped.
-            drop(ctx.claim(TIMEOUT));
-            // Our entry may still be queued (we won), or a claimer may be
-            // at work under the lock (it won): taking the lock settles
-            // both.
-            self.unregister(ctx);
+            // Our entry may still be queued, or a claimer may be at work
+            // under the lock: taking the lock settles both. Under it, claim
+            // ourselves (the `Ctx` is `under_one_lock`); the winner decides,
+            // and the Wake, if ours, is dropped after unlocking.
+            let mut inner = self.lock();
+            let wake = ctx.claim(TIMEOUT);
+            inner.recv_waiters.retain(|w| !w.is_of(ctx));
+            inner.send_waiters.retain(|w| !w.is_of(ctx));
+            drop(inner);
+            drop(wake);
         }
         match ctx.outcome() {
             0 => Waited::Done,
@@ -475,6 +489,7 @@ fn claim_all_to_retry<T>(waiters: &mut VecDeque<Entry<T>>) -> Vec<Wake> {
 impl Mode {
     /// The deadline to wait until (`Some(None)`: for ever), or `None` if
     /// the operation may not wait (any more).
+    #[inline]
     pub(crate) fn wait_deadline(self) -> Option<Option<Instant>> {
         match self {
             Mode::NonBlocking => None,

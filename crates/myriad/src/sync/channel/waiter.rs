@@ -26,14 +26,30 @@ pub struct Ctx {
     /// `WAITING`, then the index of the operation that completed, `RETRY`
     /// or `TIMEOUT`: moved once, by whoever wins `claim`.
     state: AtomicUsize,
+    /// Every claim of this `Ctx` is made under one and the same channel
+    /// lock (a blocking `send`/`recv`: its one entry is in one queue, and
+    /// it claims `TIMEOUT` under that lock too): the lock then orders the
+    /// claims, and `claim` needs no compare-and-swap.
+    under_one_lock: bool,
     /// The wait's `Wake`: set before any entry is published, then taken
     /// by the winner of `claim` alone.
     wake: UnsafeCell<Option<Wake>>,
 }
 
 impl Ctx {
+    /// The context of a select, whose claims may come from several
+    /// channels at once.
     pub(crate) fn new() -> Ctx {
-        Ctx { state: AtomicUsize::new(WAITING), wake: UnsafeCell::new(None) }
+        Ctx { state: AtomicUsize::new(WAITING), under_one_lock: false, wake: UnsafeCell::new(None) }
+    }
+
+    /// The context of a blocking `send` or `recv` on one channel.
+    ///
+    /// # Safety
+    ///
+    /// Every `claim` of it is made under that channel's lock.
+    pub(crate) unsafe fn under_one_lock() -> Ctx {
+        Ctx { state: AtomicUsize::new(WAITING), under_one_lock: true, wake: UnsafeCell::new(None) }
     }
 
     /// Stores the wait's `Wake`.
@@ -42,6 +58,7 @@ impl Ctx {
     ///
     /// Only the waiting thread calls this, before any entry pointing to
     /// this `Ctx` is queued (no other thread can reach it yet).
+    #[inline]
     pub(crate) unsafe fn set_wake(&self, wake: Wake) {
         // SAFETY: by the contract, nothing else can access `wake` now.
         unsafe { *self.wake.get() = Some(wake) };
@@ -50,10 +67,21 @@ impl Ctx {
     /// Decides the select's outcome if it is still open; the winner gets
     /// the `Wake`, to use once it has done its part (after unlocking the
     /// channel). At most one call per `Ctx` wins.
+    #[inline]
     pub(crate) fn claim(&self, outcome: usize) -> Option<Wake> {
-        self.state.compare_exchange(WAITING, outcome, Ordering::AcqRel, Ordering::Acquire).ok()?;
-        // SAFETY: the compare-and-swap from WAITING succeeds once, so only
-        // this call reaches here; `set_wake` happened before the `Ctx` was
+        if self.under_one_lock {
+            // The lock every claim holds makes this look-then-store atomic
+            // with respect to the other claims (`under_one_lock`'s
+            // contract); release, for the waiter's look after its wake-up.
+            if self.state.load(Ordering::Relaxed) != WAITING {
+                return None;
+            }
+            self.state.store(outcome, Ordering::Release);
+        } else {
+            self.state.compare_exchange(WAITING, outcome, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        }
+        // SAFETY: the move from WAITING succeeds once, so only this call
+        // reaches here; `set_wake` happened before the `Ctx` was
         // published (under a channel lock this caller took after it, or on
         // this very thread), and the waiting thread reads `wake` only
         // through a `claim` of its own — which just lost — or by dropping
@@ -62,11 +90,13 @@ impl Ctx {
     }
 
     /// Whether no outcome has been decided yet.
+    #[inline]
     pub(crate) fn is_waiting(&self) -> bool {
         self.state.load(Ordering::Acquire) == WAITING
     }
 
     /// The outcome (`WAITING` while undecided).
+    #[inline]
     pub(crate) fn outcome(&self) -> usize {
         self.state.load(Ordering::Acquire)
     }
@@ -79,11 +109,13 @@ impl Ctx {
 pub(crate) struct Packet<T>(UnsafeCell<Option<T>>);
 
 impl<T> Packet<T> {
+    #[inline]
     pub(crate) fn new(message: Option<T>) -> Packet<T> {
         Packet(UnsafeCell::new(message))
     }
 
     /// The message, by the owner of the packet.
+    #[inline]
     pub(crate) fn get_mut(&mut self) -> &mut Option<T> {
         self.0.get_mut()
     }
@@ -94,6 +126,7 @@ impl<T> Packet<T> {
     ///
     /// The caller won the `claim` of the packet's `Ctx` for this packet's
     /// operation, and still holds the lock under which it did.
+    #[inline]
     unsafe fn put(&self, message: T) {
         // SAFETY: by the contract, the claimer has the packet to itself:
         // its owner reads it only after the claimer is done.
@@ -105,6 +138,7 @@ impl<T> Packet<T> {
     /// # Safety
     ///
     /// As for `put`.
+    #[inline]
     unsafe fn take(&self) -> Option<T> {
         // SAFETY: as in `put`.
         unsafe { (*self.0.get()).take() }
@@ -130,11 +164,13 @@ impl<T> Entry<T> {
     /// An entry for operation `op` of `ctx`, passing messages through
     /// `packet`. Queue it only under the channel's lock, and remove it
     /// before `ctx` or `packet` goes away (see `chan.rs`).
+    #[inline]
     pub(crate) fn new(ctx: &Ctx, op: usize, packet: &Packet<T>) -> Entry<T> {
         Entry { ctx, op, packet }
     }
 
     /// Whether this entry belongs to `ctx`.
+    #[inline]
     pub(crate) fn is_of(&self, ctx: &Ctx) -> bool {
         std::ptr::eq(self.ctx, ctx)
     }
@@ -145,6 +181,7 @@ impl<T> Entry<T> {
     ///
     /// The caller holds the lock of the channel whose queue held this
     /// entry when that lock was taken (the select then cannot have left).
+    #[inline]
     pub(crate) unsafe fn ctx(&self) -> &Ctx {
         // SAFETY: by the contract and `chan.rs`'s invariant, the select is
         // still blocked or still has to take this lock to leave.
@@ -156,6 +193,7 @@ impl<T> Entry<T> {
     /// # Safety
     ///
     /// As for `ctx`.
+    #[inline]
     pub(crate) unsafe fn claim(&self) -> Option<Wake> {
         // SAFETY: forwarded.
         unsafe { self.ctx() }.claim(self.op)
@@ -166,6 +204,7 @@ impl<T> Entry<T> {
     /// # Safety
     ///
     /// As for `ctx`.
+    #[inline]
     pub(crate) unsafe fn claim_as(&self, outcome: usize) -> Option<Wake> {
         // SAFETY: forwarded.
         unsafe { self.ctx() }.claim(outcome)
@@ -176,6 +215,7 @@ impl<T> Entry<T> {
     /// # Safety
     ///
     /// As for `ctx`, and the caller won `claim` on this entry.
+    #[inline]
     pub(crate) unsafe fn put(&self, message: T) {
         // SAFETY: forwarded: the claim makes the packet ours, the lock
         // keeps it alive.
@@ -187,6 +227,7 @@ impl<T> Entry<T> {
     /// # Safety
     ///
     /// As for `put`.
+    #[inline]
     pub(crate) unsafe fn take(&self) -> Option<T> {
         // SAFETY: forwarded.
         unsafe { (*self.packet).take() }
