@@ -388,6 +388,87 @@ fn select_timeout_does_not_lose_messages() {
     assert_eq!(h.join().unwrap(), sent);
 }
 
+/// `n` scaled by `MYRIAD_TEST_SCALE` (valgrind runs this suite at 0.01),
+/// at least `min`.
+fn scaled(n: usize, min: usize) -> usize {
+    let scale: f64 = std::env::var("MYRIAD_TEST_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    ((n as f64 * scale) as usize).max(min)
+}
+
+/// Fills 8 KiB of stack below the caller with all-ones bytes (which, read
+/// as a waiting select's outcome word, say "still waiting": a peer would
+/// act on a stale entry rather than skip it), and keeps them there for
+/// 100 µs, long enough for a peer on another OS thread to come.
+#[inline(never)]
+fn scribble_stack() {
+    let buf = [0xFFu8; 8 * 1024];
+    std::hint::black_box(&buf);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_micros(100) {
+        std::hint::black_box(&buf);
+    }
+}
+
+#[test]
+fn blocking_timeouts_racing_handoffs_lose_nothing() {
+    // A blocking recv/send whose deadline passes while a peer claims it:
+    // the waiter's frame (context and packet) must outlive the claim, and
+    // the message either arrives or comes back, once.
+    for (producer, consumer) in PAIRS {
+        let (tx, rx) = channel::bounded::<usize>(0);
+        let received = spawn(consumer, move || {
+            let mut got = Vec::new();
+            loop {
+                match rx.recv_timeout(Duration::from_micros(30)) {
+                    Ok(v) => got.push(v),
+                    // Overwrite the frame the wait used: an entry left
+                    // behind pointing into it would now point to garbage.
+                    Err(RecvTimeoutError::Timeout) => scribble_stack(),
+                    Err(RecvTimeoutError::Disconnected) => return got,
+                }
+            }
+        });
+        let n = scaled(1_000, 20);
+        let sent = spawn(producer, move || {
+            (0..n).filter(|&i| tx.send_timeout(i, Duration::from_micros(40)).is_ok()).collect::<Vec<_>>()
+        })();
+        assert_eq!(received(), sent, "{producer:?} -> {consumer:?}");
+    }
+}
+
+#[test]
+fn a_select_claimed_by_one_channel_leaves_the_other_intact() {
+    // Two senders race for one waiting select; the loser's message must
+    // stay with the loser (or be taken by a later select), never be lost
+    // or delivered twice.
+    let (tx_a, rx_a) = channel::bounded::<usize>(0);
+    let (tx_b, rx_b) = channel::bounded::<usize>(0);
+    let n = scaled(1_000, 20);
+    let producer = |tx: channel::Sender<usize>, base: usize| {
+        thread::spawn(move || {
+            (base..base + n).filter(|&i| tx.send_timeout(i, Duration::from_micros(40)).is_ok()).collect::<Vec<_>>()
+        })
+    };
+    let (pa, pb) = (producer(tx_a, 0), producer(tx_b, 1 << 20));
+    let consumer = std::thread::spawn(move || {
+        let (mut got, mut a_done, mut b_done) = (Vec::new(), false, false);
+        while !(a_done && b_done) {
+            select! {
+                recv(rx_a) -> v => match v { Ok(v) => got.push(v), Err(_) => a_done = true },
+                recv(rx_b) -> v => match v { Ok(v) => got.push(v), Err(_) => b_done = true },
+                default(Duration::from_micros(50)) => {}
+            }
+        }
+        got
+    });
+    let mut sent: Vec<usize> = pa.join().unwrap();
+    sent.extend(pb.join().unwrap());
+    let mut got = consumer.join().unwrap();
+    sent.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, sent);
+}
+
 /// Runs `body` on a myriad thread; fails (instead of hanging the run) if
 /// it has not finished within `limit`.
 fn on_myriad_thread_within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
