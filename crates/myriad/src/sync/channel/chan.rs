@@ -9,7 +9,9 @@
 //! or timed out). A small critical section per channel, plus one atomic
 //! *claim* per waiting select, gives that with little code to get wrong;
 //! nothing blocks while the lock is held and no user code runs under it
-//! (messages are only moved under it, and dropped after unlocking).
+//! (messages are only moved under it, and dropped after unlocking). The
+//! lock is a spin lock (`spin.rs`), as crossbeam-channel's is: one atomic
+//! read-modify-write per lock/unlock pair.
 //!
 //! A blocked operation allocates nothing, as crossbeam-channel's do: its
 //! select context (`Ctx`: outcome word and `Wake`) and its packet (where
@@ -25,23 +27,33 @@
 //! Invariants: receivers wait only while the buffer is empty; senders wait
 //! only while it is full (always, for a rendezvous channel).
 //!
-//! A blocking `send` or `recv` takes the lock once: it completes at once
-//! if it can (handing its message to a waiting receiver, or taking one
-//! from a waiting sender, or using the buffer); otherwise, still under the
-//! same lock, it begins its wait (`rt::wait::block`), stores the `Wake` in
-//! its `Ctx`, queues its entry and unlocks, then gives up its worker.
-//! `select.rs` does the same for several operations, one lock at a time,
-//! after a first pass that tries each without blocking.
+//! A blocking `send` or `recv` (`send_until`/`recv_until`, the one entry
+//! point of every blocking API, with its deadline in a `Mode`) takes the
+//! lock once: it completes at once if it can (handing its message to a
+//! waiting receiver, or taking one from a waiting sender, or using the
+//! buffer); otherwise, still under the same lock, it begins its wait
+//! (`wait_for_claim`), stores the `Wake` in its `Ctx`, queues its entry
+//! and unlocks, then gives up its worker. `select.rs` does the same for
+//! several operations, one lock at a time, after a first pass that tries
+//! each without blocking.
 //!
 //! A peer completes a waiting operation only after winning `claim` on its
-//! `Ctx` (a compare-and-swap of the outcome word from `WAITING` to the
-//! operation's index), under this channel's lock, with the entry just
-//! popped from the queue. The winner moves the message into or out of the
+//! `Ctx` (moving the outcome word from `WAITING` to the operation's index:
+//! a compare-and-swap for a select, whose claimers hold different
+//! channels' locks; a look and a store for a blocking `send`/`recv`, all of
+//! whose claims — its own `TIMEOUT` included — are made under its one
+//! channel's lock), under this channel's lock, with the entry just popped
+//! from the queue. The winner moves the message into or out of the
 //! packet, takes the `Wake` out of the `Ctx`, unlocks, and only then wakes
 //! the waiter with its own `Wake` (so the woken thread never contends on
 //! the lock its waker holds, and the waker touches nothing of the waiter's
 //! stack after unlocking). Entries whose claim fails (their select was
 //! decided elsewhere) are dropped from the queue.
+//!
+//! The wait itself is `rt::wait::block`, or — with no deadline, on a
+//! myriad thread, where only the claimer can end it — `wait::block_once`,
+//! which spares the reference count on the waiting thread and the
+//! compare-and-swap that ends the wait.
 //!
 //! Disconnection: when the last sender (receiver) goes, every waiting
 //! receiver (sender) is claimed with `RETRY`, removed, and woken after
@@ -66,7 +78,7 @@
 //! - its wait ended otherwise: the deadline's timer, or the deadlock
 //!   detector abandoning an OS thread's wait (`Woken::Abandoned`). It
 //!   claims itself with `TIMEOUT` — which fails if a peer claimed it first
-//!   — and then removes every one of its entries, under each of their
+//!   — and removes every one of its entries, under each of their
 //!   channels' locks. A claimer does all its work on a waiter's stack
 //!   under one of those locks, so once the waiter has taken them all,
 //!   every claimer is done and no entry is left: the frame may go. If a
@@ -77,7 +89,14 @@
 //!
 //! Between queuing its entries and removing them the waiter runs no code
 //! that can unwind (the runtime's wait, queue edits, and no user code),
-//! so no panic can leave an entry behind.
+//! so no panic can leave an entry behind. Nor can any other code queue
+//! one: `SelectOp`, whose `register` queues entries, is sealed, and its
+//! `Ctx` can be neither named nor made outside this module; the engine
+//! holds `&mut` to each operation from before it is queued until after it
+//! is removed, so an operation (and its packet) can neither move nor be
+//! dropped meanwhile. `tests/sync_channels.rs`
+//! (`blocking_timeouts_racing_handoffs_lose_nothing`) poisons the frames
+//! of timed-out waits to catch an entry left behind.
 //!
 //! Panics: no user code runs under the lock. Messages are only moved
 //! there; those that a failed or disconnected operation hands back, or

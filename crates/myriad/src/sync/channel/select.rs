@@ -9,7 +9,7 @@
 //!    chosen (fairness). A disconnected channel counts as ready (the
 //!    operation completes with an error).
 //! 2. If none is ready (and the caller wants to wait), block through
-//!    `rt::wait::block`: its `register` step stores the `Wake` in the
+//!    `chan.rs`'s `wait_for_claim`: its `register` step stores the `Wake` in the
 //!    select's `Ctx` (on this stack, `waiter.rs`), and queues an entry for
 //!    each operation in its channel, pointing to the `Ctx` and to the
 //!    operation's packet (in the operation, also on the caller's stack).
