@@ -154,18 +154,77 @@ fn scenario(name: &str) {
             assert_eq!(rx.try_recv().ok(), Some(42), "the message went to the abandoned wait");
             println!("message kept");
         }
+        // The detector panics main out of a rendezvous send: its message
+        // comes back and is dropped with the unwound frame, and a receive
+        // afterwards neither finds it nor touches that frame.
+        "abandoned_send" => {
+            thread::spawn(|| ()).join().unwrap();
+            let (tx, rx) = myriad::sync::channel::bounded::<u32>(0);
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let receiver = std::thread::spawn(move || {
+                go_rx.recv().unwrap();
+                rx.recv_timeout(Duration::from_millis(100)).ok()
+            });
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.send(42)));
+            assert!(caught.is_err(), "the detector did not panic the send");
+            let mut received = None;
+            let changed = scribble_with(0xFF, || {
+                go_tx.send(()).unwrap();
+                received = receiver.join().unwrap();
+            });
+            assert_eq!(changed, 0, "the receive wrote into the abandoned send's frame");
+            assert_eq!(received, None, "the abandoned send's message was received");
+            println!("frame intact");
+        }
+        // The same for a select of two receives: neither channel may keep
+        // an entry pointing into the unwound frame.
+        "abandoned_select" => {
+            thread::spawn(|| ()).join().unwrap();
+            let (tx_a, rx_a) = myriad::sync::channel::unbounded::<u32>();
+            let (tx_b, rx_b) = myriad::sync::channel::bounded::<u32>(0);
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let sender = std::thread::spawn(move || {
+                go_rx.recv().unwrap();
+                tx_a.send(1).unwrap();
+                tx_b.send_timeout(2, Duration::from_millis(100)).is_ok()
+            });
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                myriad::select! {
+                    recv(rx_a) -> v => v.ok(),
+                    recv(rx_b) -> v => v.ok(),
+                }
+            }));
+            assert!(caught.is_err(), "the detector did not panic the select");
+            let mut b_sent = true;
+            let changed = scribble_with(0xFF, || {
+                go_tx.send(()).unwrap();
+                b_sent = sender.join().unwrap();
+            });
+            assert_eq!(changed, 0, "a send wrote into the abandoned select's frame");
+            assert!(!b_sent, "a rendezvous send completed with no receiver");
+            assert_eq!(rx_a.try_recv().ok(), Some(1), "the message went to the abandoned select");
+            println!("frame intact");
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
 
 /// Fills 128 KiB of stack below the caller with a pattern, runs `f`, and
 /// returns how many bytes of the pattern changed meanwhile.
-#[inline(never)]
 fn scribble_while(f: impl FnOnce()) -> usize {
-    let mut buf = [0xA5u8; 128 * 1024];
+    scribble_with(0xA5, f)
+}
+
+/// `scribble_while` with all-ones bytes: read as a channel waiter's
+/// outcome word they say "still waiting", so a peer that found a stale
+/// entry would claim it (writing into the frame, or crashing) rather than
+/// skip it.
+#[inline(never)]
+fn scribble_with(pattern: u8, f: impl FnOnce()) -> usize {
+    let mut buf = [pattern; 128 * 1024];
     std::hint::black_box(&mut buf);
     f();
-    std::hint::black_box(&buf).iter().filter(|&&b| b != 0xA5).count()
+    std::hint::black_box(&buf).iter().filter(|&&b| b != pattern).count()
 }
 
 struct Outcome {
@@ -242,6 +301,14 @@ fn main() {
         recv.code == Some(0) && recv.stderr.contains("all threads are asleep — deadlock"),
         &|| recv.stderr.clone(),
     );
+    for scenario in ["abandoned_send", "abandoned_select"] {
+        let outcome = run(scenario, "panic");
+        check(
+            &format!("a channel wait the detector panics leaves no entry in the unwound frame ({scenario})"),
+            outcome.code == Some(0) && outcome.stderr.contains("all threads are asleep — deadlock"),
+            &|| outcome.stderr.clone(),
+        );
+    }
     for live in ["timer", "listener"] {
         let outcome = run(live, "panic");
         check(
