@@ -388,11 +388,21 @@ fn select_timeout_does_not_lose_messages() {
     assert_eq!(h.join().unwrap(), sent);
 }
 
-/// `n` scaled by `MYRIAD_TEST_SCALE` (valgrind runs this suite at 0.01),
-/// at least `min`.
+/// `MYRIAD_TEST_SCALE` (valgrind runs this suite at 0.01).
+fn test_scale() -> f64 {
+    std::env::var("MYRIAD_TEST_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0)
+}
+
+/// `n` scaled by `MYRIAD_TEST_SCALE`, at least `min`.
 fn scaled(n: usize, min: usize) -> usize {
-    let scale: f64 = std::env::var("MYRIAD_TEST_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    ((n as f64 * scale) as usize).max(min)
+    ((n as f64 * test_scale()) as usize).max(min)
+}
+
+/// A time-out of `micros` µs, stretched as `MYRIAD_TEST_SCALE` shrinks:
+/// under valgrind a 30 µs deadline passes before the wait even begins, and
+/// a thread that never waits keeps its worker from the threads it races.
+fn short_timeout(micros: u64) -> Duration {
+    Duration::from_micros(micros).div_f64(test_scale().clamp(0.001, 1.0))
 }
 
 /// Fills 8 KiB of stack below the caller with all-ones bytes (which, read
@@ -419,7 +429,7 @@ fn blocking_timeouts_racing_handoffs_lose_nothing() {
         let received = spawn(consumer, move || {
             let mut got = Vec::new();
             loop {
-                match rx.recv_timeout(Duration::from_micros(30)) {
+                match rx.recv_timeout(short_timeout(30)) {
                     Ok(v) => got.push(v),
                     // Overwrite the frame the wait used: an entry left
                     // behind pointing into it would now point to garbage.
@@ -430,7 +440,7 @@ fn blocking_timeouts_racing_handoffs_lose_nothing() {
         });
         let n = scaled(1_000, 20);
         let sent = spawn(producer, move || {
-            (0..n).filter(|&i| tx.send_timeout(i, Duration::from_micros(40)).is_ok()).collect::<Vec<_>>()
+            (0..n).filter(|&i| tx.send_timeout(i, short_timeout(40)).is_ok()).collect::<Vec<_>>()
         })();
         assert_eq!(received(), sent, "{producer:?} -> {consumer:?}");
     }
@@ -446,7 +456,7 @@ fn a_select_claimed_by_one_channel_leaves_the_other_intact() {
     let n = scaled(1_000, 20);
     let producer = |tx: channel::Sender<usize>, base: usize| {
         thread::spawn(move || {
-            (base..base + n).filter(|&i| tx.send_timeout(i, Duration::from_micros(40)).is_ok()).collect::<Vec<_>>()
+            (base..base + n).filter(|&i| tx.send_timeout(i, short_timeout(40)).is_ok()).collect::<Vec<_>>()
         })
     };
     let (pa, pb) = (producer(tx_a, 0), producer(tx_b, 1 << 20));
@@ -456,7 +466,7 @@ fn a_select_claimed_by_one_channel_leaves_the_other_intact() {
             select! {
                 recv(rx_a) -> v => match v { Ok(v) => got.push(v), Err(_) => a_done = true },
                 recv(rx_b) -> v => match v { Ok(v) => got.push(v), Err(_) => b_done = true },
-                default(Duration::from_micros(50)) => {}
+                default(short_timeout(50)) => {}
             }
         }
         got
