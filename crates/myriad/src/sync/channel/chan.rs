@@ -393,16 +393,7 @@ impl<T> Chan<T> {
     #[inline]
     fn end_wait(&self, ctx: &Ctx, woken: Woken) -> Waited {
         if woken != Woken::Woken {
-            // Our entry may still be queued, or a claimer may be at work
-            // under the lock: taking the lock settles both. Under it, claim
-            // ourselves (the `Ctx` is `under_one_lock`); the winner decides,
-            // and the Wake, if ours, is dropped after unlocking.
-            let mut inner = self.lock();
-            let wake = ctx.claim(TIMEOUT);
-            inner.recv_waiters.retain(|w| !w.is_of(ctx));
-            inner.send_waiters.retain(|w| !w.is_of(ctx));
-            drop(inner);
-            drop(wake);
+            self.end_unwoken_wait(ctx);
         }
         match ctx.outcome() {
             0 => Waited::Done,
@@ -412,6 +403,22 @@ impl<T> Chan<T> {
                 Waited::TimedOut
             }
         }
+    }
+
+    /// `end_wait` for a wait that ended without its `Wake` (deadline,
+    /// deadlock detector).
+    #[cold]
+    fn end_unwoken_wait(&self, ctx: &Ctx) {
+        // Our entry may still be queued, or a claimer may be at work under
+        // the lock: taking the lock settles both. Under it, claim ourselves
+        // (the `Ctx` is `under_one_lock`); the winner decides, and the
+        // Wake, if ours, is dropped after unlocking.
+        let mut inner = self.lock();
+        let wake = ctx.claim(TIMEOUT);
+        inner.recv_waiters.retain(|w| !w.is_of(ctx));
+        inner.send_waiters.retain(|w| !w.is_of(ctx));
+        drop(inner);
+        drop(wake);
     }
 
     /// Queues a waiting receiver for operation `op` of `ctx`, unless
