@@ -293,7 +293,6 @@ impl<T> Chan<T> {
     /// receiver takes the message), within `mode`. The one blocking send
     /// every API (`send`, `send_timeout`, `mpsc`) goes through.
     pub(crate) fn send_until(&self, message: T, mode: Mode) -> Result<(), SendTimeoutError<T>> {
-        crate::rt::coop::spend();
         let mut message = message;
         loop {
             let mut inner = self.lock();
@@ -301,16 +300,21 @@ impl<T> Chan<T> {
                 Ok(woken) => {
                     drop(inner);
                     wake(woken);
+                    // Done without blocking: spend from the turn's budget
+                    // (`rt/coop.rs`; a wait refills it anyway).
+                    crate::rt::coop::spend();
                     return Ok(());
                 }
                 Err(TrySendError::Disconnected(m)) => {
                     drop(inner);
+                    crate::rt::coop::spend();
                     return Err(SendTimeoutError::Disconnected(m));
                 }
                 Err(TrySendError::Full(m)) => m,
             };
             let Some(deadline) = mode.wait_deadline() else {
                 drop(inner);
+                crate::rt::coop::spend();
                 return Err(SendTimeoutError::Timeout(message_back));
             };
             // SAFETY: its one entry goes into this channel's queue, where
@@ -350,19 +354,26 @@ impl<T> Chan<T> {
     /// blocking receive every API (`recv`, `recv_timeout`, `mpsc`, the
     /// iterators) goes through.
     pub(crate) fn recv_until(&self, mode: Mode) -> Result<T, RecvTimeoutError> {
-        crate::rt::coop::spend();
         loop {
             let mut inner = self.lock();
             match self.try_recv_locked(&mut inner) {
                 Ok((value, woken)) => {
                     drop(inner);
                     wake(woken);
+                    // As in `send_until`.
+                    crate::rt::coop::spend();
                     return Ok(value);
                 }
-                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Disconnected) => {
+                    drop(inner);
+                    crate::rt::coop::spend();
+                    return Err(RecvTimeoutError::Disconnected);
+                }
                 Err(TryRecvError::Empty) => {}
             }
             let Some(deadline) = mode.wait_deadline() else {
+                drop(inner);
+                crate::rt::coop::spend();
                 return Err(RecvTimeoutError::Timeout);
             };
             // SAFETY: as in `send_until`.
