@@ -1,6 +1,7 @@
 //! loom model checks of the join protocol: the state word of
 //! `rt/task_state.rs` — this file compiles the production source over
-//! loom's atomics — driven as `rt/task.rs` drives it (`TaskRef::finish`,
+//! loom's atomics, with the real wait-state word (`rt/wait/state.rs`) for
+//! a blocked joiner — driven as `rt/task.rs` drives it (`TaskRef::finish`,
 //! `wait_finished`, `poll_finished`, `handle_gone`, reference drops).
 //!
 //! Checked in every interleaving: a joiner gets the result and is never
@@ -14,23 +15,33 @@
 //! Without `--cfg loom` this file compiles to nothing.
 #![cfg(loom)]
 
-mod loom_models;
+mod loom_harness;
 
-/// What the production state machine imports as `super::atomics`.
-mod atomics {
-    pub use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+/// The runtime's sync facade, which hands out loom's types here; the
+/// runtime's files name it `crate::rt::sync`.
+#[path = "../src/rt/sync.rs"]
+#[allow(dead_code, unused_imports)]
+mod sync;
+mod rt {
+    pub(crate) use super::sync;
 }
 
 /// The production state machine, over loom's atomics.
 #[path = "../src/rt/task_state.rs"]
 mod task_state;
 
+/// The wait-state word a blocked joiner waits on (`Wake::wake` of a
+/// `block_once` wait ends it with `end_once`).
+#[path = "../src/rt/wait/state.rs"]
+#[allow(dead_code)]
+mod state;
+
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-use loom_models::WaitState;
+use state::WaitState;
 use task_state::{HandleGone, TaskState};
 
 /// Who waits in the joiner slot (`rt::task::Joiner`).
@@ -156,7 +167,7 @@ impl Cell {
     /// `TaskRef::wait_finished`, then the result, as `JoinInner::join`.
     fn join(&self, wait: &Arc<WaitState>) -> u64 {
         if let Some(epoch) = self.register_joiner(wait, false) {
-            wait.wait_until_ended(epoch);
+            loom_harness::spin_until(|| !wait.is_current(epoch));
         }
         self.alive();
         // SAFETY (test model): DONE seen with Acquire.
@@ -273,7 +284,7 @@ fn a_future_dropped_while_waiting_races_the_threads_end_safely() {
 
 #[test]
 fn a_joined_handle_and_a_thread_clone_dropped_at_once_free_once() {
-    loom_models::bounded_model(|| {
+    loom_harness::bounded_model(|| {
         let cell = Cell::new(3);
         let thread = run_thread(&cell, 5);
         let clone = drop_ref_elsewhere(&cell);

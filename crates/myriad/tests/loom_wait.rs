@@ -1,19 +1,40 @@
-//! loom model checks of the wait-state handshake (`rt/wait.rs`): exactly
-//! one of two racing wakers ends an episode, a stale `Wake` never ends a
-//! later episode, and `park`/`unpark`'s token with its Dekker handshake
-//! never loses a wake-up nor schedules a thread twice.
+//! loom model checks of the wait-state word (`rt/wait/state.rs`) and of
+//! `park`/`unpark` (`rt/wait/token.rs`), both compiled here as they are,
+//! over loom's atomics (`rt/sync.rs` switches them): exactly one of two
+//! racing wakers ends an episode, a stale `Wake` never ends a later
+//! episode, and `park`/`unpark`'s token with its Dekker handshake never
+//! loses a wake-up nor schedules a thread twice.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release -p myriad --test loom_wait`.
 //! Without `--cfg loom` this file compiles to nothing.
 #![cfg(loom)]
 
-mod loom_models;
+mod loom_harness;
+
+/// The runtime's sync facade, which hands out loom's types here; the
+/// runtime's files name it `crate::rt::sync`.
+#[path = "../src/rt/sync.rs"]
+#[allow(dead_code, unused_imports)]
+mod sync;
+mod rt {
+    pub(crate) use super::sync;
+}
+
+/// The wait-state word, as compiled into the runtime.
+#[path = "../src/rt/wait/state.rs"]
+#[allow(dead_code)]
+mod state;
+
+/// `park`/`unpark`, as compiled into the runtime.
+#[path = "../src/rt/wait/token.rs"]
+mod token;
 
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
-use loom_models::{seqcst_store_load, WaitState, Woken};
+use state::{WaitState, Woken};
+use token::ParkToken;
 
 #[test]
 fn two_racing_wakers_exactly_one_wins() {
@@ -51,7 +72,7 @@ fn a_stale_wake_never_ends_a_later_episode() {
         // The first episode ends by the thread's own deadline (or the
         // stale waker got there first); the thread then waits again.
         let timed_out = wait.end(first, Woken::TimedOut);
-        wait.wait_until_ended(first);
+        loom_harness::spin_until(|| !wait.is_current(first));
         let second = wait.begin(false);
         let current = {
             let wait = wait.clone();
@@ -61,7 +82,7 @@ fn a_stale_wake_never_ends_a_later_episode() {
         let current_won = current.join().unwrap();
         assert!(timed_out ^ stale_won, "the first episode ends exactly once");
         assert!(current_won, "only the current waker can end the second episode");
-        assert_eq!(wait.0.load(Ordering::Acquire) >> 2, second);
+        assert!(!wait.is_current(second));
         assert_eq!(wait.outcome(), Woken::Woken);
     });
 }
@@ -69,7 +90,7 @@ fn a_stale_wake_never_ends_a_later_episode() {
 /// The parts of a `Task` that park/unpark touch, with "queue the task on
 /// its worker" as a counter and "the worker resumes it" as a wait on it.
 struct Task {
-    token: AtomicBool,
+    token: ParkToken,
     wait: WaitState,
     scheduled: Mutex<usize>,
     /// How many of the schedulings a suspension has consumed.
@@ -80,7 +101,7 @@ struct Task {
 impl Task {
     fn new() -> Task {
         Task {
-            token: AtomicBool::new(false),
+            token: ParkToken::new(),
             wait: WaitState::new(),
             scheduled: Mutex::new(0),
             resumes: Mutex::new(0),
@@ -94,7 +115,7 @@ impl Task {
         self.resumed.notify_one();
     }
 
-    /// `worker::suspend_blocked`: the task runs again once scheduled.
+    /// `suspend::suspend_blocked`: the task runs again once scheduled.
     fn suspend_blocked(&self) {
         let mut scheduled = self.scheduled.lock().unwrap();
         let mut resumes = self.resumes.lock().unwrap();
@@ -106,65 +127,63 @@ impl Task {
         *resumes += 1;
     }
 
-    /// `wait::park_task` without a deadline; returns whether it suspended.
+    /// `wait::park_task` without a deadline; returns whether it waited.
     fn park(&self) -> bool {
-        if self.token.load(Ordering::Relaxed) && self.token.swap(false, Ordering::Acquire) {
-            return false;
-        }
-        let epoch = self.wait.begin(true);
-        seqcst_store_load(); // MODEL: SeqCst store->load
-        if self.token.load(Ordering::SeqCst) && self.wait.end(epoch, Woken::Woken) {
-            self.schedule();
-        }
-        self.suspend_blocked();
-        // As `park_task`: consume a token only by reading it.
-        if self.token.load(Ordering::Relaxed) {
-            self.token.swap(false, Ordering::Acquire);
-        }
-        true
+        let mut waited = false;
+        self.token.park(
+            &self.wait,
+            || {
+                waited = true;
+                self.wait.begin(true)
+            },
+            || self.schedule(),
+            || self.suspend_blocked(),
+        );
+        waited
     }
 
-    /// `wait::park_task` with a deadline whose timer fires from `timer`.
+    /// `wait::park_task` with a deadline whose timer fires from a loom
+    /// thread of its own, returned if the thread waited.
     fn park_with_timer(task: &Arc<Task>) -> Option<thread::JoinHandle<bool>> {
-        let this = task;
-        if this.token.load(Ordering::Relaxed) && this.token.swap(false, Ordering::Acquire) {
-            return None;
-        }
-        let epoch = this.wait.begin(true);
-        let timer = {
-            let task = this.clone();
-            thread::spawn(move || {
-                let won = task.wait.end(epoch, Woken::TimedOut);
-                if won {
-                    task.schedule();
-                }
-                won
-            })
-        };
-        seqcst_store_load(); // MODEL: SeqCst store->load
-        if this.token.load(Ordering::SeqCst) && this.wait.end(epoch, Woken::Woken) {
-            this.schedule();
-        }
-        this.suspend_blocked();
-        if this.token.load(Ordering::Relaxed) {
-            this.token.swap(false, Ordering::Acquire);
-        }
-        Some(timer)
+        let mut timer = None;
+        task.token.park(
+            &task.wait,
+            || {
+                let epoch = task.wait.begin(true);
+                let task = task.clone();
+                // `add_timer`: the timer's `Wake::time_out`.
+                timer = Some(thread::spawn(move || {
+                    let won = task.wait.end(epoch, Woken::TimedOut);
+                    if won {
+                        task.schedule();
+                    }
+                    won
+                }));
+                epoch
+            },
+            || task.schedule(),
+            || task.suspend_blocked(),
+        );
+        timer
     }
 
     /// `wait::unpark_task`.
     fn unpark(&self) {
-        if self.wait.wake_parked() {
-            self.schedule();
-            return;
-        }
-        if self.token.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        seqcst_store_load(); // MODEL: SeqCst store->load
-        if self.wait.wake_parked() {
+        if self.token.unpark(&self.wait) {
             self.schedule();
         }
+    }
+
+    /// Whether a `park` now would wait, that is, no token is left: begins
+    /// a wait episode that nothing ends (the model's last step).
+    fn park_would_wait(&self) -> bool {
+        let mut would_wait = false;
+        let begin = || {
+            would_wait = true;
+            self.wait.begin(true)
+        };
+        self.token.park(&self.wait, begin, || {}, || {});
+        would_wait
     }
 }
 
@@ -182,13 +201,13 @@ fn unpark_racing_park_is_never_lost_nor_doubled() {
         unparker.join().unwrap();
         let scheduled = *task.scheduled.lock().unwrap();
         assert_eq!(scheduled, usize::from(suspended), "queued exactly once if it suspended");
-        assert!(!task.token.load(Ordering::Acquire), "the token was consumed");
+        assert!(task.park_would_wait(), "the token was consumed");
     });
 }
 
 #[test]
 fn two_unparkers_racing_park_schedule_once() {
-    loom_models::bounded_model(|| {
+    loom_harness::bounded_model(|| {
         let task = Arc::new(Task::new());
         let unparkers: Vec<_> = (0..2)
             .map(|_| {
@@ -229,7 +248,7 @@ fn unpark_racing_a_parks_timer_schedules_once() {
 
 #[test]
 fn an_unpark_racing_the_wake_up_by_another_is_not_lost() {
-    loom_models::bounded_model(|| {
+    loom_harness::bounded_model(|| {
         let task = Arc::new(Task::new());
         let flag = Arc::new(AtomicBool::new(false));
         let bare = {

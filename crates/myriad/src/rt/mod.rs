@@ -72,6 +72,7 @@ mod dump;
 mod event_fd;
 mod fatal;
 mod fork;
+mod inbox;
 pub(crate) mod locals;
 pub(crate) mod lock;
 mod metrics;
@@ -84,6 +85,7 @@ pub(crate) mod reactor;
 mod registry;
 pub(crate) mod report;
 pub(crate) mod stack;
+mod sync;
 pub(crate) mod task;
 mod task_state;
 mod thread_id;
@@ -105,12 +107,6 @@ pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub(crate) use monitor::LOCK_WAITS;
 pub use thread_id::ThreadId;
 pub use wait::WaitReason;
-
-/// The atomics of `task_state.rs`, which `tests/loom_join.rs`
-/// compiles with loom's instead.
-mod atomics {
-    pub use std::sync::atomic::{fence, AtomicUsize, Ordering};
-}
 
 use config::Config;
 use lock::Mutex;

@@ -35,7 +35,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::panic::Location;
 use std::ptr::{addr_of, addr_of_mut, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::Instant;
 
@@ -48,7 +48,7 @@ use super::overflow::RunningStack;
 use super::stack::ThreadStack;
 use super::task_state::{HandleGone, TaskState};
 use super::wait::WaitReason;
-use super::wait::{self, WaitState, Wake, Woken};
+use super::wait::{self, ParkToken, WaitState, Wake, Woken};
 use crate::rt::ThreadId;
 
 /// Why a running thread handed its worker back to the scheduler.
@@ -106,7 +106,7 @@ pub struct Task {
     stack_low: usize,
     pub wait: WaitState,
     /// `park`/`unpark`'s token, as std's: set by `unpark`, consumed by `park`.
-    pub token: AtomicBool,
+    pub token: ParkToken,
     /// The worker it is pinned to, or `NOT_STARTED` (a `u32` beside the
     /// token: the header is kept small).
     worker: AtomicU32,
@@ -190,7 +190,7 @@ impl Task {
             addr_of_mut!((*t).spawned_at).write(spawned_at);
             addr_of_mut!((*t).stack_low).write(stack.low());
             addr_of_mut!((*t).wait).write(WaitState::new());
-            addr_of_mut!((*t).token).write(AtomicBool::new(false));
+            addr_of_mut!((*t).token).write(ParkToken::new());
             addr_of_mut!((*t).worker).write(AtomicU32::new(u32::MAX));
             addr_of_mut!((*t).run).write(UnsafeCell::new(Run::NotStarted(stack)));
             addr_of_mut!((*t).registry_index).write(UnsafeCell::new(usize::MAX));

@@ -38,10 +38,10 @@
 //! the coroutine returns); `finish` drops it only when a blocked joiner
 //! holds the handle, and so the memory, until the wake-up reaches it.
 //!
-//! The atomics come from `super::atomics` so that `tests/loom_join.rs`
-//! can compile this very file over loom's.
+//! The atomics come from `rt::sync` so that `tests/loom_join.rs` can
+//! compile this very file over loom's.
 
-use super::atomics::{fence, AtomicUsize, Ordering};
+use crate::rt::sync::{fence, AtomicUsize, Ordering};
 
 /// The thread has finished running (its result is in the packet).
 const DONE: usize = 1;

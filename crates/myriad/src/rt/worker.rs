@@ -59,7 +59,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use super::cell_cache::CellCache;
 use super::context;
 use super::fatal::AbortOnUnwind;
+use super::inbox::Inbox;
 use super::lock::Mutex;
 use super::metrics::WorkerCounters;
 use super::monitor::OsThreadId;
@@ -95,13 +96,12 @@ const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
 /// The part of a worker other threads can reach.
 pub struct WorkerShared {
     pub index: usize,
-    inbox: Mutex<Vec<TaskRef>>,
-    has_mail: AtomicBool,
+    /// Threads woken by other OS threads, and the sleep announcement.
+    inbox: Inbox<TaskRef>,
     /// The newest unstarted thread spawned here (see the module comment),
     /// a leaked `TaskRef`; null if none.
     next: AtomicPtr<Task>,
     stealer: Stealer<TaskRef>,
-    sleeping: AtomicBool,
     pub poller: Poller,
     /// Held while `poller` is waited on and its events dispatched (by the
     /// worker, or by the stall monitor while the worker is stalled).
@@ -134,11 +134,9 @@ impl WorkerShared {
     pub fn new(index: usize, stealer: Stealer<TaskRef>, poller: Poller) -> WorkerShared {
         WorkerShared {
             index,
-            inbox: Mutex::new(Vec::new()),
-            has_mail: AtomicBool::new(false),
+            inbox: Inbox::new(),
             next: AtomicPtr::new(std::ptr::null_mut()),
             stealer,
-            sleeping: AtomicBool::new(false),
             poller,
             poll_lock: Mutex::new(()),
             ring: OnceLock::new(),
@@ -162,7 +160,7 @@ impl WorkerShared {
 
     /// Whether woken threads wait in this worker's inbox.
     pub fn has_mail(&self) -> bool {
-        self.has_mail.load(Ordering::SeqCst)
+        self.inbox.has_mail()
     }
 
     pub fn unstarted_len(&self) -> usize {
@@ -213,7 +211,7 @@ impl WorkerShared {
     }
 
     pub fn is_sleeping(&self) -> bool {
-        self.sleeping.load(Ordering::Relaxed)
+        self.inbox.is_sleeping()
     }
 
     /// Waits for IO events, wake-ups or `timeout`, and dispatches the
@@ -281,27 +279,19 @@ impl WorkerShared {
 
     /// Hands a woken thread pinned to this worker over from another thread.
     fn post(&self, task: TaskRef) {
-        self.inbox.lock().push(task);
-        self.has_mail.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        self.wake_if_sleeping();
+        if self.inbox.post(task) {
+            self.poller.notify();
+        }
     }
 
-    /// Wakes this worker if it sleeps; returns whether it did.
+    /// Wakes this worker if it sleeps; returns whether it did. Work handed
+    /// to it must be published before a `SeqCst` fence (see `inbox.rs`).
     pub fn wake_if_sleeping(&self) -> bool {
-        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+        if self.inbox.take_sleeper() {
             self.poller.notify();
             return true;
         }
         false
-    }
-
-    fn take_mail(&self, into: &mut VecDeque<TaskRef>) {
-        if self.has_mail.load(Ordering::Acquire) {
-            self.has_mail.store(false, Ordering::SeqCst);
-            let mut inbox = self.inbox.lock();
-            into.extend(inbox.drain(..));
-        }
     }
 }
 
@@ -543,9 +533,7 @@ impl Local {
     /// Collects work from outside this worker's own queues; returns whether
     /// anything is runnable now.
     fn look_outside(&self) -> bool {
-        let mut ready = self.ready.borrow_mut();
-        self.shared.take_mail(&mut ready);
-        drop(ready);
+        self.shared.inbox.take_mail(&mut *self.ready.borrow_mut());
         if self.shared.has_io_to_poll() {
             self.shared.poll(Some(Duration::ZERO), false);
         }
@@ -676,7 +664,7 @@ impl Local {
 
     /// Whether another thread has handed this worker something to do.
     fn work_arrived(&self) -> bool {
-        self.shared.has_mail.load(Ordering::SeqCst)
+        self.shared.inbox.has_mail()
             || !self.rt.injector.is_empty()
             || self.rt.workers().iter().any(WorkerShared::has_stealable)
     }
@@ -703,7 +691,7 @@ impl Local {
                 }
             }
         }
-        self.shared.sleeping.store(true, Ordering::SeqCst);
+        let asleep = self.shared.inbox.announce_sleep();
         self.rt.idle_workers.fetch_add(1, Ordering::SeqCst);
         // Look once more after announcing sleep (see the module comment).
         if !self.work_arrived() {
@@ -718,7 +706,7 @@ impl Local {
             self.shared.poll(timeout, false);
             self.coarse_now.set(Instant::now());
         }
-        self.shared.sleeping.store(false, Ordering::SeqCst);
+        drop(asleep);
         self.rt.idle_workers.fetch_sub(1, Ordering::SeqCst);
     }
 
@@ -727,9 +715,7 @@ impl Local {
     /// dequeues it.
     pub fn wait_inline(&self, task: &Task) {
         loop {
-            let mut ready = self.ready.borrow_mut();
-            self.shared.take_mail(&mut ready);
-            drop(ready);
+            self.shared.inbox.take_mail(&mut *self.ready.borrow_mut());
             self.fire_timers(Instant::now());
             // Whoever ended the wait queued the task exactly once: here, or
             // in the inbox that was just emptied into `ready`.
@@ -739,12 +725,12 @@ impl Local {
                 return;
             }
             drop(ready);
-            self.shared.sleeping.store(true, Ordering::SeqCst);
-            if !self.shared.has_mail.load(Ordering::SeqCst) {
+            let asleep = self.shared.inbox.announce_sleep();
+            if !self.shared.inbox.has_mail() {
                 let timeout = self.timers.borrow().next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
                 self.shared.poll(timeout, false);
             }
-            self.shared.sleeping.store(false, Ordering::SeqCst);
+            drop(asleep);
         }
     }
 }

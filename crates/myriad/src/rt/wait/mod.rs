@@ -29,10 +29,12 @@ use std::time::{Duration, Instant};
 mod reason;
 mod state;
 mod suspend;
+mod token;
 
 pub use reason::WaitReason;
 pub use state::{WaitState, Woken};
 pub use suspend::{add_timer, note_wait, sleep_until, yield_now, yield_task};
+pub use token::ParkToken;
 
 use super::lock::{Condvar, Mutex};
 use super::task::{Task, TaskRef};
@@ -284,43 +286,29 @@ pub fn panic_main_thread() {
     }
 }
 
-/// `park` for the running myriad thread `task`, with std's token semantics.
+/// `park` for the running myriad thread `task`, with std's token semantics
+/// (`token.rs`).
 pub fn park_task(task: &Task, deadline: Option<Instant>) {
-    // Look before swapping: a token is rarely waiting, and one that
-    // arrives after this look is seen below, once the wait has begun.
-    if task.token.load(Ordering::Relaxed) && task.token.swap(false, Ordering::Acquire) {
-        return;
-    }
-    note_wait(task, WaitReason::Park);
-    let epoch = task.wait.begin(true);
-    if let Some(deadline) = deadline {
-        add_timer(deadline, Wake::for_task(task.new_ref(), epoch));
-    }
-    // An `unpark` that came before the wait began (and so saw no parked
-    // epoch) left the token set: end the wait at once.
-    if task.token.load(Ordering::SeqCst) && task.wait.end(epoch, Woken::Woken) {
-        // SAFETY: we just ended the episode, and queue the task.
-        worker::schedule(unsafe { task.take_blocked_ref() });
-    }
-    suspend::suspend_blocked(task);
-    // Consume a token that an `unpark` left while we were waking up. Only
-    // by reading it: a blind `store(false)` could erase a token set after
-    // our wake-up without synchronising with its unparker, whose writes we
-    // might then not see before parking again for ever (tests/loom_wait.rs,
-    // `an_unpark_racing_the_wake_up_by_another_is_not_lost`).
-    if task.token.load(Ordering::Relaxed) {
-        task.token.swap(false, Ordering::Acquire);
-    }
+    task.token.park(
+        &task.wait,
+        || {
+            note_wait(task, WaitReason::Park);
+            let epoch = task.wait.begin(true);
+            if let Some(deadline) = deadline {
+                add_timer(deadline, Wake::for_task(task.new_ref(), epoch));
+            }
+            epoch
+        },
+        // SAFETY: `park` just ended the episode, and we queue the task.
+        || worker::schedule(unsafe { task.take_blocked_ref() }),
+        || suspend::suspend_blocked(task),
+    );
 }
 
 /// `unpark` for a myriad thread.
 pub fn unpark_task(task: &Task) {
-    // Parked already (a ping-pong's usual case): wake it with no token,
-    // which its `park` would clear on waking anyway. Otherwise leave the
-    // token, then look again: a `park` that began meanwhile either sees
-    // the token or is seen here (both sides are sequentially consistent).
-    if task.wait.wake_parked() || (!task.token.swap(true, Ordering::SeqCst) && task.wait.wake_parked()) {
-        // SAFETY: we just ended the episode, and queue the task.
+    if task.token.unpark(&task.wait) {
+        // SAFETY: `unpark` just ended the episode, and we queue the task.
         worker::schedule(unsafe { task.take_blocked_ref() });
     }
 }

@@ -2,10 +2,11 @@
 //! that exactly one party moves out of a blocked status per wait episode.
 //!
 //! This file is the protocol on its own, with no scheduler behind it, so
-//! that the loom models check this very code (see `tests/loom_wait.rs`).
-//! `mod.rs` builds the waits on top of it.
+//! that the loom models check this very code (see `tests/loom_wait.rs`):
+//! it takes its atomics from `rt::sync`. `mod.rs` builds the waits on top
+//! of it, `token.rs` `park` and `unpark`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::rt::sync::{AtomicU64, Ordering};
 
 const WOKEN: u64 = 0;
 const TIMED_OUT: u64 = 1;
@@ -33,23 +34,19 @@ pub enum Woken {
 pub struct WaitState(AtomicU64);
 
 impl WaitState {
-    pub const fn new() -> WaitState {
+    pub fn new() -> WaitState {
         WaitState(AtomicU64::new(0))
     }
 
     /// Starts a wait episode. Only the thread itself calls this.
     pub fn begin(&self, in_park: bool) -> u64 {
         let epoch = (self.0.load(Ordering::Relaxed) >> 2) + 1;
-        if in_park {
-            // Sequentially consistent: `park` and `unpark` pair this store
-            // with their loads of the token (a Dekker handshake).
-            self.0.store(epoch << 2 | BLOCKED_IN_PARK, Ordering::SeqCst);
-        } else {
-            // A waker learns the epoch through whatever `register` published
-            // it with (after this store in program order), so release
-            // ordering suffices.
-            self.0.store(epoch << 2 | BLOCKED, Ordering::Release);
-        }
+        let status = if in_park { BLOCKED_IN_PARK } else { BLOCKED };
+        // A waker learns the epoch through whatever `register` published it
+        // with (after this store in program order), so release ordering
+        // suffices. `park` pairs this store with its look at the token
+        // through a fence (`token.rs`).
+        self.0.store(epoch << 2 | status, Ordering::Release);
         epoch
     }
 
@@ -80,7 +77,8 @@ impl WaitState {
     /// Ends the current episode if the thread is blocked in `park`; true
     /// if this call ended it.
     pub(super) fn wake_parked(&self) -> bool {
-        let s = self.0.load(Ordering::SeqCst);
+        // `unpark` orders this look after its token with a fence (`token.rs`).
+        let s = self.0.load(Ordering::Acquire);
         s & STATUS == BLOCKED_IN_PARK
             && self.0.compare_exchange(s, s & !STATUS | WOKEN, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
