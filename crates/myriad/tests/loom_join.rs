@@ -96,6 +96,11 @@ impl Cell {
 
     fn free(&self) {
         assert!(!self.freed.swap(true, Ordering::SeqCst), "freed twice");
+        // Freeing writes the memory: loom reports any access to the cell
+        // that does not happen before it (a missing Acquire by the last
+        // reference, say).
+        self.result.with_mut(|_| ());
+        self.joiner.with_mut(|_| ());
     }
 
     fn release_packet(&self) {
