@@ -44,21 +44,28 @@
 //!   `stack.rs` and `overflow.rs` give it a guarded stack; `context.rs`
 //!   says which thread runs on this OS thread.
 //! * **Waiting.** `wait/` is the one blocking primitive (`mod.rs`: wait
-//!   episodes and `Wake`s; `state.rs`: the atomic wait-state word the
-//!   loom models check; `suspend.rs`: a myriad thread's side;
-//!   `reason.rs`: what it waits for); `coop.rs` is the budget that makes
-//!   threads that never block yield now and then; `lock.rs` is the
-//!   runtime's own poison-free `Mutex` and `Condvar`.
+//!   episodes and `Wake`s; `state.rs`: the atomic wait-state word;
+//!   `token.rs`: `park`/`unpark`'s token and handshake; `suspend.rs`: a
+//!   myriad thread's side; `reason.rs`: what it waits for); `coop.rs` is
+//!   the budget that makes threads that never block yield now and then;
+//!   `lock.rs` is the runtime's own poison-free `Mutex` and `Condvar`.
+//! * **Synchronisation.** `sync.rs` is the facade the lock-free protocols
+//!   take their atomics and locks from (std's; loom's in the model
+//!   checks, which compile `task_state.rs`, `wait/state.rs`,
+//!   `wait/token.rs` and `inbox.rs` as they are).
 //! * **Scheduling.** `worker.rs` runs the scheduler loop, with
-//!   `registry.rs` (its started threads), `cell_cache.rs` (memory for the
-//!   next thread cells) and `timer.rs` (its deadlines).
+//!   `inbox.rs` (threads other OS threads woke, and its sleep
+//!   announcement), `registry.rs` (its started threads), `cell_cache.rs`
+//!   (memory for the next thread cells) and `timer.rs` (its deadlines).
 //! * **IO drivers.** `poller.rs` is how a worker sleeps (epoll, with an
 //!   `event_fd.rs` to be woken); `reactor.rs` turns socket readiness into
 //!   wake-ups; `uring.rs` runs file operations on a per-worker io_uring
 //!   ring; `offload.rs` is the pool behind `myriad::blocking`.
 //! * **Process.** `config.rs` settles the configuration; `fork.rs` makes
 //!   a forked child safe; `fatal.rs` aborts on what cannot be recovered.
-//! * **Observation.** `monitor/` watches the workers (one file per watch:
+//! * **Observation.** `watch.rs` is what each worker publishes for the
+//!   monitor (below both: the worker never calls the monitor);
+//!   `monitor/` watches the workers (one file per watch:
 //!   stalls, a stuck program, deadlocks, lock cycles, the dump signal),
 //!   `dump.rs` and `metrics.rs` take snapshots, and `report.rs` sends
 //!   reports to the one sink in use (`tracing`, else `log`, else stderr);
@@ -92,6 +99,7 @@ mod thread_id;
 mod timer;
 pub(crate) mod uring;
 pub(crate) mod wait;
+mod watch;
 pub(crate) mod worker;
 
 use std::io;

@@ -72,7 +72,6 @@ use super::fatal::AbortOnUnwind;
 use super::inbox::Inbox;
 use super::lock::Mutex;
 use super::metrics::WorkerCounters;
-use super::monitor::OsThreadId;
 use super::overflow;
 use super::poller::Poller;
 use super::reactor;
@@ -82,6 +81,7 @@ use super::task::{Switch, Task, TaskRef, NOT_STARTED};
 use super::timer::Timers;
 use super::uring::Ring;
 use super::wait::Wake;
+use super::watch::{self, OsThreadId, WorkerWatch};
 use super::Runtime;
 
 /// How often a busy worker looks outside its own queues.
@@ -118,7 +118,7 @@ pub struct WorkerShared {
     pub runnable: AtomicUsize,
     /// Id of the thread running now (0: none), for the stall monitor.
     pub running_id: AtomicU64,
-    /// When the current stall began (ns since `monitor::epoch`), or 0.
+    /// When the current stall began (`watch::nanos_since_epoch`), or 0.
     pub stalled_since: AtomicU64,
     /// The worker's OS thread, for the stall monitor to tell a thread that
     /// computes or blocks in a syscall from one the kernel preempted.
@@ -127,7 +127,7 @@ pub struct WorkerShared {
     retired: Mutex<Vec<usize>>,
     pub counters: WorkerCounters,
     /// How the stall monitor looks inside this worker while it is stalled.
-    pub watch: super::monitor::WorkerWatch,
+    pub watch: WorkerWatch,
 }
 
 impl WorkerShared {
@@ -507,7 +507,7 @@ impl Local {
         self.shared.running_id.store(0, Ordering::Relaxed);
         self.shared.counters.switches.bump();
         if self.shared.is_stalled() {
-            super::monitor::stall_ended(self.shared, &task);
+            watch::stall_ended(self.shared.index, &self.shared.stalled_since, &task);
         }
         match result {
             // The blocked task keeps this reference (`Task::take_blocked_ref`).

@@ -9,9 +9,9 @@
 //! back to its scheduler.
 //!
 //! That is an asymmetric Dekker handshake. On every switch the worker
-//! stores the task it resumes ([`WorkerWatch::resuming`], a plain store)
+//! stores the task it resumes (`WorkerWatch::resuming`, in `rt/watch.rs`, a plain store)
 //! and, when the task gives the worker back, clears it and looks at an
-//! `inspecting` flag ([`WorkerWatch::resumed`], a plain store and load,
+//! `inspecting` flag (`WorkerWatch::resumed`, a plain store and load,
 //! with only a compiler fence between them). The inspector sets the flag,
 //! then calls `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which makes
 //! every running thread of the process pass a full memory barrier, and only
@@ -25,73 +25,12 @@
 //! `membarrier` (Linux before 4.14), nothing is inspected and reports name
 //! the thread by id only.
 
-use std::cell::RefCell;
-use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use super::super::registry::Registry;
 use super::super::task::Task;
-
-/// The part of a worker the monitor watches it through (a field of
-/// `WorkerShared`). On a cache line of its own: the worker writes
-/// `running` on every switch, and sharing the line with fields that other
-/// threads write (the inbox, the sleeping flag) would make each switch a
-/// cache miss.
-#[repr(align(64))]
-pub struct WorkerWatch {
-    /// The task being resumed now, or null.
-    running: AtomicPtr<Task>,
-    /// Set while another thread inspects this worker.
-    inspecting: AtomicBool,
-    /// The worker's registry (in its `Local`, which lives as long as the
-    /// process: the worker loop never returns); null until it runs.
-    registry: AtomicPtr<RefCell<Registry>>,
-}
-
-impl Default for WorkerWatch {
-    fn default() -> Self {
-        WorkerWatch {
-            running: AtomicPtr::new(std::ptr::null_mut()),
-            inspecting: AtomicBool::new(false),
-            registry: AtomicPtr::new(std::ptr::null_mut()),
-        }
-    }
-}
-
-impl WorkerWatch {
-    /// Called once by the worker's OS thread, before it runs any thread,
-    /// with its registry, which must live until the process ends.
-    pub fn set_registry(&self, registry: &RefCell<Registry>) {
-        self.registry.store(std::ptr::from_ref(registry).cast_mut(), Ordering::Release);
-    }
-
-    /// Called by the worker just before it resumes `task`, after
-    /// registering it.
-    #[inline]
-    pub fn resuming(&self, task: *const Task) {
-        self.running.store(task.cast_mut(), Ordering::Release);
-    }
-
-    /// Called by the worker as soon as the resumed task gives the worker
-    /// back, before anything can end the task or change the registry.
-    #[inline]
-    pub fn resumed(&self) {
-        self.running.store(std::ptr::null_mut(), Ordering::Relaxed);
-        // The inspector's membarrier is the other half of this fence (see
-        // the module comment).
-        compiler_fence(Ordering::SeqCst);
-        if self.inspecting.load(Ordering::Relaxed) {
-            self.wait_for_inspector();
-        }
-    }
-
-    #[cold]
-    fn wait_for_inspector(&self) {
-        while self.inspecting.load(Ordering::Acquire) {
-            std::hint::spin_loop();
-        }
-    }
-}
+use super::super::watch::WorkerWatch;
 
 /// A stalled worker held still: the thread it runs, and the other threads
 /// pinned to it.

@@ -20,7 +20,9 @@
 //!
 //! `kernel.rs` reads what a worker's OS thread does from `/proc`, and
 //! `inspect.rs` holds a stalled worker still long enough to name the
-//! threads on it. Reports go through `rt::report`: the `tracing`
+//! threads on it. What the workers publish for the monitor, and the one
+//! line a worker reports itself (a stall's end), is in `rt/watch.rs`, below
+//! both: the monitor reads the workers, never the other way round. Reports go through `rt::report`: the `tracing`
 //! subscriber or `log` logger if there is one, else stderr.
 
 mod deadlock;
@@ -31,48 +33,15 @@ mod signal;
 mod stall;
 mod stuck;
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::config::Config;
-use super::Runtime;
+use super::{watch, Runtime};
 
-/// How the stall monitor finds a worker's OS thread in the kernel.
-pub struct OsThreadId {
-    /// For `/proc/self/task/<tid>/stat`.
-    pub tid: libc::pid_t,
-    /// For the thread's CPU-time clock.
-    pub cpu_clock: Option<libc::clockid_t>,
-}
-
-impl OsThreadId {
-    pub fn current() -> OsThreadId {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        let mut clock: libc::clockid_t = 0;
-        // SAFETY: asks for the CPU clock of the calling thread, into a
-        // valid clockid_t; the thread outlives every use (workers never end).
-        let ok = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0;
-        OsThreadId { tid, cpu_clock: ok.then_some(clock) }
-    }
-}
-
-pub(crate) use inspect::WorkerWatch;
 pub(crate) use kernel::{describe_socket, socket_local_addr};
 pub(crate) use lock_cycle::LOCK_WAITS;
 pub(crate) use signal::install as install_dump_signal;
-pub(crate) use stall::{stall_ended, stalled_threads};
-
-static EPOCH: OnceLock<Instant> = OnceLock::new();
-
-fn nanos_since_epoch(t: Instant) -> u64 {
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    (t.saturating_duration_since(epoch).as_nanos() as u64).max(1)
-}
-
-fn instant_of(nanos: u64) -> Instant {
-    *EPOCH.get_or_init(Instant::now) + Duration::from_nanos(nanos)
-}
+pub(crate) use stall::stalled_threads;
 
 /// The settled configuration (set before the runtime starts).
 fn config() -> Config {
@@ -80,7 +49,7 @@ fn config() -> Config {
 }
 
 pub fn start(rt: &'static Runtime) {
-    EPOCH.get_or_init(Instant::now);
+    watch::start_clock();
     inspect::enable();
     let started = std::thread::Builder::new().name("myriad-monitor".into()).spawn(move || run(rt));
     if let Err(err) = started {

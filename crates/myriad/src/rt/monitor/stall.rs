@@ -40,13 +40,11 @@ use std::time::{Duration, Instant};
 use super::super::config::{Config, OnStall};
 use super::super::dump::{describe, ThreadInfo, ThreadState};
 use super::super::task::Task;
+use super::super::watch::{self, human, label};
 use super::super::worker::WorkerShared;
 use super::super::{report, Runtime};
 use super::inspect::{inspect, Frozen};
 use super::kernel::{self, Activity, FdKind, Waits};
-
-/// Set when stalls are not to be reported (`OnStall::Ignore`).
-static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// Whether the `intercept` feature is built in and switched on
 /// (`MYRIAD_INTERCEPT`), for the remedy.
@@ -94,7 +92,7 @@ struct Budget {
 
 impl StallWatch {
     pub(super) fn new(config: &Config) -> StallWatch {
-        QUIET.store(config.on_stall == OnStall::Ignore, Ordering::Relaxed);
+        watch::set_quiet(config.on_stall == OnStall::Ignore);
         INTERCEPTING.store(cfg!(feature = "intercept") && config.intercept, Ordering::Relaxed);
         StallWatch {
             threshold: config.stall_threshold,
@@ -141,7 +139,7 @@ impl StallWatch {
             }
             stalled += 1;
             if !w.is_stalled() {
-                w.stalled_since.store(super::nanos_since_epoch(view.since), Ordering::Relaxed);
+                w.stalled_since.store(watch::nanos_since_epoch(view.since), Ordering::Relaxed);
                 w.counters.stalls.fetch_add(1, Ordering::Relaxed);
                 rt.wake_idle_worker(true);
             }
@@ -367,16 +365,6 @@ impl std::fmt::Display for Doing {
     }
 }
 
-/// Names a thread: "thread 'name' (id 7, spawned at src/main.rs:10:5)".
-pub(super) fn label(task: &Task) -> String {
-    format!(
-        "thread '{}' (id {}, spawned at {})",
-        task.name().unwrap_or("<unnamed>"),
-        task.id.as_u64(),
-        task.spawned_at()
-    )
-}
-
 fn label_info(t: &ThreadInfo) -> String {
     format!("thread '{}' (id {}, spawned at {})", t.name.as_deref().unwrap_or("<unnamed>"), t.id.as_u64(), t.spawned_at)
 }
@@ -471,44 +459,12 @@ impl std::fmt::Display for Held {
     }
 }
 
-/// "10 ms", "1.5 s", "12 s", "3 min".
-pub(super) fn human(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 1.0 {
-        format!("{} ms", d.as_millis())
-    } else if s < 10.0 {
-        format!("{s:.1} s")
-    } else if s < 120.0 {
-        format!("{s:.0} s")
-    } else {
-        format!("{:.0} min", s / 60.0)
-    }
-}
-
-/// Called by a stalled worker when its thread `task` gives it back.
-pub fn stall_ended(worker: &WorkerShared, task: &Task) {
-    let since = worker.stalled_since.swap(0, Ordering::Relaxed);
-    if since == 0 || QUIET.load(Ordering::Relaxed) {
-        return;
-    }
-    let held = Instant::now().saturating_duration_since(super::instant_of(since));
-    // Shorter stalls were reported once and are not worth a second line.
-    if held >= Duration::from_secs(1) {
-        report::warn(&format!(
-            "myriad: {} gave worker {} back after {} without yielding.",
-            label(task),
-            worker.index,
-            human(held)
-        ));
-    }
-}
-
 /// For `rt::dump`: the threads of stalled worker `w`, the one holding it
 /// first (as `ThreadState::Running`), and a line saying what it does; `None`
 /// if the worker cannot be looked into now.
 pub(crate) fn stalled_threads(w: &WorkerShared, now: Instant) -> Option<(Vec<ThreadInfo>, String)> {
     let since = w.stalled_since.load(Ordering::Relaxed);
-    let held_for = (since != 0).then(|| now.saturating_duration_since(super::instant_of(since)));
+    let held_for = (since != 0).then(|| now.saturating_duration_since(watch::instant_of(since)));
     let doing = Doing::read(w, false);
     inspect(&w.watch, |frozen: &Frozen<'_>| {
         let running = frozen.running;

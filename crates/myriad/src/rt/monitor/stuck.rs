@@ -16,8 +16,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::super::config::{Config, OnStall};
+use super::super::watch::human;
 use super::super::{report, Runtime};
-use super::stall::{human, look, work_is_waiting, Held, StallWatch};
+use super::stall::{look, work_is_waiting, Held, StallWatch};
 
 /// Exit status of a process ended by `OnStall::Abort` (EX_SOFTWARE).
 pub const ABORT_STATUS: i32 = 70;
@@ -85,7 +86,7 @@ impl StuckWatch {
             .iter()
             .filter_map(|&i| workers.get(i))
             .map(|w| {
-                let since = super::instant_of(w.stalled_since.load(Ordering::Relaxed));
+                let since = super::super::watch::instant_of(w.stalled_since.load(Ordering::Relaxed));
                 look(w, w.running_id.load(Ordering::Relaxed), now.saturating_duration_since(since), false, now)
             })
             .collect();
