@@ -334,3 +334,96 @@ macro_rules! fd_traits {
 }
 
 pub(crate) use fd_traits;
+
+/// Implements the per-handle options every socket type `$ty` (a struct
+/// whose field `inner` is a [`Socket`]) has, as std's: read and write
+/// timeouts, the non-blocking flag and the pending error. `$setup` is the
+/// doc-test code that makes `s`, a socket of the type.
+macro_rules! socket_options {
+    ($ty:ident, $setup:literal) => {
+        impl $ty {
+            /// Sets the read timeout: a read (or `peek`, `recv`) that waits
+            /// longer fails with `WouldBlock`, as std's does on Unix. `None`
+            /// waits for ever; a zero duration is an `InvalidInput` error.
+            /// Applies to this handle, not to its clones.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            ///
+            #[doc = $setup]
+            /// s.set_read_timeout(Some(Duration::from_millis(10)))?;
+            /// assert_eq!(s.read_timeout()?, Some(Duration::from_millis(10)));
+            /// assert!(s.set_read_timeout(Some(Duration::ZERO)).is_err());
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.inner.set_read_timeout(timeout)
+            }
+
+            /// Sets the write timeout (see
+            /// [`set_read_timeout`](Self::set_read_timeout)).
+            ///
+            /// ```
+            /// use std::time::Duration;
+            ///
+            #[doc = $setup]
+            /// s.set_write_timeout(Some(Duration::from_secs(1)))?;
+            /// assert_eq!(s.write_timeout()?, Some(Duration::from_secs(1)));
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn set_write_timeout(&self, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.inner.set_write_timeout(timeout)
+            }
+
+            /// The read timeout of this handle.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// assert_eq!(s.read_timeout()?, None);
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.inner.read_timeout())
+            }
+
+            /// The write timeout of this handle.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// assert_eq!(s.write_timeout()?, None);
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.inner.write_timeout())
+            }
+
+            /// With `true`, operations on this handle that would wait fail
+            /// with `WouldBlock` instead. Applies to this handle, not to its
+            /// clones.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// s.set_nonblocking(true)?;
+            /// s.set_nonblocking(false)?;
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+                self.inner.set_nonblocking(nonblocking);
+                Ok(())
+            }
+
+            /// Takes the pending socket error (`SO_ERROR`), if any.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// assert!(s.take_error()?.is_none());
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                self.inner.sock().take_error()
+            }
+        }
+    };
+}
+
+pub(crate) use socket_options;

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, SockAddr};
 
 use super::resolve;
-use super::socket::{fd_traits, timed_out, Socket};
+use super::socket::{fd_traits, socket_options, timed_out, Socket};
 use super::tcp_listener::stream_type;
 use crate::rt::reactor::Direction;
 
@@ -179,70 +179,6 @@ impl TcpStream {
         Ok(TcpStream { inner: self.inner.try_clone()? })
     }
 
-    /// Sets the read timeout: a read (or `peek`) that waits longer fails
-    /// with `WouldBlock`, as std's does on Unix. `None` waits for ever; a
-    /// zero duration is an `InvalidInput` error. Applies to this handle.
-    ///
-    /// ```
-    /// use myriad::net::{TcpListener, TcpStream};
-    /// use std::io::Read;
-    /// use std::time::Duration;
-    ///
-    /// let listener = TcpListener::bind("127.0.0.1:0")?;
-    /// let mut stream = TcpStream::connect(listener.local_addr()?)?;
-    /// stream.set_read_timeout(Some(Duration::from_millis(10)))?;
-    /// let err = stream.read(&mut [0; 8]).unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// Sets the write timeout (see [`set_read_timeout`](Self::set_read_timeout)).
-    ///
-    /// ```
-    /// use myriad::net::{TcpListener, TcpStream};
-    /// use std::time::Duration;
-    ///
-    /// let listener = TcpListener::bind("127.0.0.1:0")?;
-    /// let stream = TcpStream::connect(listener.local_addr()?)?;
-    /// stream.set_write_timeout(Some(Duration::from_secs(1)))?;
-    /// assert_eq!(stream.write_timeout()?, Some(Duration::from_secs(1)));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_write_timeout(timeout)
-    }
-
-    /// The read timeout of this handle.
-    ///
-    /// ```
-    /// use myriad::net::{TcpListener, TcpStream};
-    ///
-    /// let listener = TcpListener::bind("127.0.0.1:0")?;
-    /// let stream = TcpStream::connect(listener.local_addr()?)?;
-    /// assert_eq!(stream.read_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
-    }
-
-    /// The write timeout of this handle.
-    ///
-    /// ```
-    /// use myriad::net::{TcpListener, TcpStream};
-    ///
-    /// let listener = TcpListener::bind("127.0.0.1:0")?;
-    /// let stream = TcpStream::connect(listener.local_addr()?)?;
-    /// assert_eq!(stream.write_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
-    }
-
     /// Reads what is available without consuming it (`MSG_PEEK`), waiting
     /// for data like `read`.
     ///
@@ -354,38 +290,6 @@ impl TcpStream {
     pub fn ttl(&self) -> io::Result<u32> {
         self.inner.sock().ttl_v4()
     }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    ///
-    /// ```
-    /// use myriad::net::{TcpListener, TcpStream};
-    ///
-    /// let listener = TcpListener::bind("127.0.0.1:0")?;
-    /// let stream = TcpStream::connect(listener.local_addr()?)?;
-    /// assert!(stream.take_error()?.is_none());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.sock().take_error()
-    }
-
-    /// With `true`, reads and writes on this handle fail with `WouldBlock`
-    /// instead of waiting.
-    ///
-    /// ```
-    /// use myriad::net::{TcpListener, TcpStream};
-    /// use std::io::Read;
-    ///
-    /// let listener = TcpListener::bind("127.0.0.1:0")?;
-    /// let mut stream = TcpStream::connect(listener.local_addr()?)?;
-    /// stream.set_nonblocking(true)?;
-    /// assert_eq!(stream.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
 }
 
 /// Connects a new non-blocking socket to `addr`, waiting until `deadline`.
@@ -486,4 +390,5 @@ impl fmt::Debug for TcpStream {
     }
 }
 
+socket_options!(TcpStream, "let listener = myriad::net::TcpListener::bind(\"127.0.0.1:0\")?; let s = myriad::net::TcpStream::connect(listener.local_addr()?)?;");
 fd_traits!(TcpStream, std::net::TcpStream);

@@ -12,12 +12,11 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Type};
 
 use super::resolve;
-use super::socket::{fd_traits, Socket};
+use super::socket::{fd_traits, socket_options, Socket};
 
 /// A UDP socket: [`std::net::UdpSocket`] whose blocking calls park only the
 /// calling myriad thread.
@@ -143,58 +142,6 @@ impl UdpSocket {
     /// ```
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
         Ok(UdpSocket { inner: self.inner.try_clone()? })
-    }
-
-    /// Sets the read timeout: a receive that waits longer fails with
-    /// `WouldBlock`. Zero is an `InvalidInput` error.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let socket = myriad::net::UdpSocket::bind("127.0.0.1:0")?;
-    /// socket.set_read_timeout(Some(Duration::from_millis(5)))?;
-    /// let err = socket.recv_from(&mut [0; 8]).unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// Sets the write timeout.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let socket = myriad::net::UdpSocket::bind("127.0.0.1:0")?;
-    /// socket.set_write_timeout(Some(Duration::from_secs(1)))?;
-    /// assert_eq!(socket.write_timeout()?, Some(Duration::from_secs(1)));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_write_timeout(timeout)
-    }
-
-    /// The read timeout of this handle.
-    ///
-    /// ```
-    /// let socket = myriad::net::UdpSocket::bind("127.0.0.1:0")?;
-    /// assert_eq!(socket.read_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
-    }
-
-    /// The write timeout of this handle.
-    ///
-    /// ```
-    /// let socket = myriad::net::UdpSocket::bind("127.0.0.1:0")?;
-    /// assert_eq!(socket.write_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
     }
 
     /// Sets `SO_BROADCAST`.
@@ -375,17 +322,6 @@ impl UdpSocket {
         self.inner.sock().ttl_v4()
     }
 
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    ///
-    /// ```
-    /// let socket = myriad::net::UdpSocket::bind("127.0.0.1:0")?;
-    /// assert!(socket.take_error()?.is_none());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.sock().take_error()
-    }
-
     /// Connects the socket to `addr` (trying each resolved address): `send`
     /// goes there and `recv` accepts datagrams only from there.
     ///
@@ -454,21 +390,6 @@ impl UdpSocket {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read_op(|_| self.inner.with_std(|s: &std::net::UdpSocket| s.peek(buf)))
     }
-
-    /// With `true`, sends and receives on this handle fail with
-    /// `WouldBlock` instead of waiting.
-    ///
-    /// ```
-    /// let socket = myriad::net::UdpSocket::bind("127.0.0.1:0")?;
-    /// socket.set_nonblocking(true)?;
-    /// let err = socket.recv_from(&mut [0; 8]).unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
 }
 
 impl fmt::Debug for UdpSocket {
@@ -481,4 +402,5 @@ impl fmt::Debug for UdpSocket {
     }
 }
 
+socket_options!(UdpSocket, "let s = myriad::net::UdpSocket::bind(\"127.0.0.1:0\")?;");
 fd_traits!(UdpSocket, std::net::UdpSocket);

@@ -19,12 +19,11 @@ use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixDatagram as StdUnixDatagram;
 use std::path::Path;
-use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Type};
 
 use super::{sock_addr, SocketAddr};
-use crate::net::socket::{fd_traits, Socket};
+use crate::net::socket::{fd_traits, socket_options, Socket};
 
 /// A Unix datagram socket: [`std::os::unix::net::UnixDatagram`] whose
 /// blocking calls park only the calling myriad thread.
@@ -271,82 +270,6 @@ impl UnixDatagram {
         self.inner.write_op(|_| self.inner.with_std(|s: &StdUnixDatagram| s.send(buf)))
     }
 
-    /// Sets the read timeout of this handle: a receive waiting longer fails
-    /// with `WouldBlock`. Zero is an `InvalidInput` error.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
-    /// a.set_read_timeout(Some(Duration::from_millis(5)))?;
-    /// assert_eq!(a.recv(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// Sets the write timeout of this handle.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
-    /// a.set_write_timeout(Some(Duration::from_secs(3)))?;
-    /// assert_eq!(a.write_timeout()?, Some(Duration::from_secs(3)));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_write_timeout(timeout)
-    }
-
-    /// The read timeout of this handle.
-    ///
-    /// ```
-    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
-    /// assert_eq!(a.read_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
-    }
-
-    /// The write timeout of this handle.
-    ///
-    /// ```
-    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
-    /// assert_eq!(a.write_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
-    }
-
-    /// With `true`, sends and receives on this handle fail with
-    /// `WouldBlock` instead of waiting.
-    ///
-    /// ```
-    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
-    /// a.set_nonblocking(true)?;
-    /// assert_eq!(a.recv(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    ///
-    /// ```
-    /// let (a, _b) = myriad::net::unix::UnixDatagram::pair()?;
-    /// assert!(a.take_error()?.is_none());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.sock().take_error()
-    }
-
     /// Shuts down the read half, the write half or both; wakes threads
     /// blocked on any clone.
     ///
@@ -391,4 +314,5 @@ impl fmt::Debug for UnixDatagram {
     }
 }
 
+socket_options!(UnixDatagram, "let (s, _peer) = myriad::net::unix::UnixDatagram::pair()?;");
 fd_traits!(UnixDatagram, StdUnixDatagram);

@@ -20,7 +20,7 @@ use std::time::Duration;
 use socket2::{Domain, SockAddr, Type};
 
 use super::{sock_addr, SocketAddr};
-use crate::net::socket::{fd_traits, Socket};
+use crate::net::socket::{fd_traits, socket_options, Socket};
 use crate::rt::reactor::Direction;
 
 /// A Unix stream socket: [`std::os::unix::net::UnixStream`] whose blocking
@@ -131,85 +131,6 @@ impl UnixStream {
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.with_std(|s: &StdUnixStream| s.peer_addr())
-    }
-
-    /// Sets the read timeout of this handle: a read waiting longer fails
-    /// with `WouldBlock`. Zero is an `InvalidInput` error.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use std::time::Duration;
-    ///
-    /// let (mut a, _b) = myriad::net::unix::UnixStream::pair()?;
-    /// a.set_read_timeout(Some(Duration::from_millis(5)))?;
-    /// assert_eq!(a.read(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// Sets the write timeout of this handle.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let (a, _b) = myriad::net::unix::UnixStream::pair()?;
-    /// a.set_write_timeout(Some(Duration::from_secs(2)))?;
-    /// assert_eq!(a.write_timeout()?, Some(Duration::from_secs(2)));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_write_timeout(timeout)
-    }
-
-    /// The read timeout of this handle.
-    ///
-    /// ```
-    /// let (a, _b) = myriad::net::unix::UnixStream::pair()?;
-    /// assert_eq!(a.read_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
-    }
-
-    /// The write timeout of this handle.
-    ///
-    /// ```
-    /// let (a, _b) = myriad::net::unix::UnixStream::pair()?;
-    /// assert_eq!(a.write_timeout()?, None);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
-    }
-
-    /// With `true`, reads and writes on this handle fail with `WouldBlock`
-    /// instead of waiting.
-    ///
-    /// ```
-    /// use std::io::Read;
-    ///
-    /// let (mut a, _b) = myriad::net::unix::UnixStream::pair()?;
-    /// a.set_nonblocking(true)?;
-    /// assert_eq!(a.read(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    ///
-    /// ```
-    /// let (a, _b) = myriad::net::unix::UnixStream::pair()?;
-    /// assert!(a.take_error()?.is_none());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.sock().take_error()
     }
 
     /// Shuts down the read half, the write half or both; wakes threads
@@ -328,4 +249,5 @@ impl fmt::Debug for UnixStream {
     }
 }
 
+socket_options!(UnixStream, "let (s, _peer) = myriad::net::unix::UnixStream::pair()?;");
 fd_traits!(UnixStream, StdUnixStream);
