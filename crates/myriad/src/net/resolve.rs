@@ -12,18 +12,16 @@
 //! - A fast path first: if the argument's type is one whose
 //!   `to_socket_addrs` never looks anything up (`SocketAddr`,
 //!   `(IpAddr, u16)`, ...), or a string that parses as a literal address,
-//!   the call is made in place. The type is recognised by a lifetime-erased
-//!   `TypeId` (the technique of the `typeid` crate), so borrowed arguments
-//!   such as `("localhost", 80)` qualify too.
+//!   the call is made in place. The type is recognised by its
+//!   lifetime-erased `TypeId` (`typeid::of`), so borrowed arguments such as
+//!   `("127.0.0.1", 80)` qualify too.
 //! - Otherwise the call runs on the runtime's offload pool
 //!   ([`crate::blocking`]), which parks the caller until the answer is
 //!   back. The job borrows the argument (the caller waits, as for a scoped
 //!   thread), which is why the argument must be `Send` — the one bound
 //!   myriad adds to std's signatures.
 
-use std::any::TypeId;
 use std::io;
-use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 
 use crate::rt::context;
@@ -54,61 +52,35 @@ pub(crate) fn each_addr<A: ToSocketAddrs + Send, T>(
     Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any addresses")))
 }
 
-/// The `TypeId` of `T` with its lifetimes erased, so `T` need not be
-/// `'static` (`&'a str` and `&'static str` get the same id).
-fn erased_type_id<T: ?Sized>() -> TypeId {
-    trait NonStaticAny {
-        fn type_id(&self) -> TypeId
-        where
-            Self: 'static;
-    }
-    impl<T: ?Sized> NonStaticAny for PhantomData<T> {
-        fn type_id(&self) -> TypeId
-        where
-            Self: 'static,
-        {
-            TypeId::of::<T>()
-        }
-    }
-    let phantom = PhantomData::<T>;
-    let any: &dyn NonStaticAny = &phantom;
-    // SAFETY: only the lifetime bound of the trait object is changed, to
-    // call a method that returns a `TypeId`; `TypeId` does not depend on
-    // lifetimes, and nothing borrowed is kept (the technique of the
-    // `typeid` crate).
-    let any: &(dyn NonStaticAny + 'static) = unsafe { std::mem::transmute(any) };
-    any.type_id()
-}
-
 /// Whether `addr.to_socket_addrs()` is known to need no lookup.
 fn is_literal<A: ToSocketAddrs>(addr: &A) -> bool {
-    let id = erased_type_id::<A>();
+    let id = typeid::of::<A>();
     let literal_types = [
-        erased_type_id::<SocketAddr>(),
-        erased_type_id::<SocketAddrV4>(),
-        erased_type_id::<SocketAddrV6>(),
-        erased_type_id::<&SocketAddr>(),
-        erased_type_id::<(IpAddr, u16)>(),
-        erased_type_id::<(Ipv4Addr, u16)>(),
-        erased_type_id::<(Ipv6Addr, u16)>(),
-        erased_type_id::<&[SocketAddr]>(),
+        typeid::of::<SocketAddr>(),
+        typeid::of::<SocketAddrV4>(),
+        typeid::of::<SocketAddrV6>(),
+        typeid::of::<&SocketAddr>(),
+        typeid::of::<(IpAddr, u16)>(),
+        typeid::of::<(Ipv4Addr, u16)>(),
+        typeid::of::<(Ipv6Addr, u16)>(),
+        typeid::of::<&[SocketAddr]>(),
     ];
     if literal_types.contains(&id) {
         return true;
     }
     let addr: *const A = addr;
-    if id == erased_type_id::<&str>() {
+    if id == typeid::of::<&str>() {
         // SAFETY: `A` is `&str` up to lifetimes (same erased `TypeId`); the
         // reference is used only while `addr` is borrowed.
         let s: &str = unsafe { *addr.cast::<&str>() };
         return s.parse::<SocketAddr>().is_ok();
     }
-    if id == erased_type_id::<String>() {
+    if id == typeid::of::<String>() {
         // SAFETY: as above; `String` has no lifetimes at all.
         let s: &String = unsafe { &*addr.cast::<String>() };
         return s.parse::<SocketAddr>().is_ok();
     }
-    if id == erased_type_id::<(&str, u16)>() {
+    if id == typeid::of::<(&str, u16)>() {
         // SAFETY: as above, for `(&str, u16)`.
         let (host, _) = unsafe { *addr.cast::<(&str, u16)>() };
         return host.parse::<IpAddr>().is_ok();
