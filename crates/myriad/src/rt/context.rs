@@ -11,7 +11,6 @@
 
 use std::cell::Cell;
 
-use super::overflow::RunningStack;
 use super::task::{Task, TaskRef};
 
 thread_local! {
@@ -40,12 +39,6 @@ pub fn current_task() -> Option<TaskRef> {
 #[inline]
 pub fn on_myriad_thread() -> bool {
     with_current_task(|task| task.is_some())
-}
-
-/// What the stack-overflow handler needs about the running myriad thread.
-/// Async-signal-safe: reads a const thread-local and immutable task fields.
-pub fn running_stack() -> Option<RunningStack> {
-    with_current_task(|task| task.map(Task::running_stack))
 }
 
 /// Records the task the worker resumes now (null when it gets the worker

@@ -5,7 +5,8 @@
 //! own worker), and every spawn records its call site. Each worker keeps a
 //! registry of the threads pinned to it.
 //!
-//! [`dump`] asks every worker for a snapshot. A worker answers at its next
+//! [`dump`](crate::rt::dump()) (`monitor/snapshot.rs`) asks every worker
+//! for a snapshot. A worker answers at its next
 //! pass through the scheduler (within 61 thread switches, or at once if it
 //! sleeps), reading its own registry while none of its threads runs, so
 //! nothing is read across threads and no lock is held while threads run;
@@ -25,14 +26,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 
 use super::lock::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::task::Task;
 use super::wait::WaitReason;
-use super::Runtime;
 use crate::rt::ThreadId;
 
 impl WaitReason {
@@ -71,11 +70,11 @@ impl WaitReason {
 
 /// " on TCP socket 127.0.0.1:8080 -> 127.0.0.1:51234" for a socket.
 fn describe_socket(fd: i32) -> String {
-    super::monitor::describe_socket(fd).map(|text| format!(" on {text}")).unwrap_or_default()
+    super::kernel::describe_socket(fd).map(|text| format!(" on {text}")).unwrap_or_default()
 }
 
 fn socket_addr(fd: i32) -> Option<std::net::SocketAddr> {
-    super::monitor::socket_local_addr(fd)
+    super::kernel::socket_local_addr(fd)
 }
 
 /// What a myriad thread is doing.
@@ -110,7 +109,7 @@ pub struct ThreadInfo {
     pub spawned_at: &'static Location<'static>,
 }
 
-/// A snapshot of every myriad thread; see [`dump`].
+/// A snapshot of every myriad thread; see [`dump`](crate::rt::dump()).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Dump {
@@ -129,8 +128,8 @@ pub struct Dump {
 pub(crate) struct DumpRequests {
     /// The newest request, counted from 1.
     pub generation: std::sync::atomic::AtomicU64,
-    answers: Mutex<BTreeMap<usize, (u64, Vec<ThreadInfo>)>>,
-    answered: Condvar,
+    pub answers: Mutex<BTreeMap<usize, (u64, Vec<ThreadInfo>)>>,
+    pub answered: Condvar,
 }
 
 impl DumpRequests {
@@ -168,83 +167,6 @@ pub(crate) fn describe(task: &Task, worker: usize, now: Instant) -> ThreadInfo {
         waiting_for,
         spawned_at: task.spawned_at(),
     }
-}
-
-/// Takes a snapshot of every myriad thread: id, name, worker, state, what
-/// it waits for and since when, and where it was spawned.
-///
-/// ```
-/// use std::time::Duration;
-/// let h = myriad::thread::Builder::new()
-///     .name("napper".into())
-///     .spawn(|| myriad::thread::sleep(Duration::from_millis(300)))
-///     .unwrap();
-/// myriad::thread::sleep(Duration::from_millis(50));
-/// let dump = myriad::rt::dump();
-/// let napper = dump.threads.iter().find(|t| t.name.as_deref() == Some("napper")).unwrap();
-/// assert_eq!(napper.state, myriad::rt::ThreadState::Waiting(myriad::rt::WaitReason::Sleep));
-/// println!("{dump}");
-/// h.join().unwrap();
-/// ```
-pub fn dump() -> Dump {
-    let start = Instant::now();
-    let Ok(rt) = Runtime::get() else { return Dump::default() };
-    let requests = &rt.dumps;
-    let generation = requests.generation.fetch_add(1, Ordering::SeqCst) + 1;
-    let workers = rt.workers();
-    for w in workers {
-        w.poller.notify();
-    }
-    let deadline = start + Duration::from_secs(1);
-    let mut answers = requests.answers.lock();
-    let on_worker = super::worker::local().map(|l| l.index());
-    loop {
-        // Stalled workers cannot answer; they are looked into below.
-        let missing = workers
-            .iter()
-            .filter(|w| !w.is_stalled() && answers.get(&w.index).is_none_or(|(g, _)| *g < generation))
-            .count();
-        if missing == 0 || Instant::now() >= deadline {
-            break;
-        }
-        if on_worker.is_some() {
-            // On a worker: let it (and its scheduler, which answers) run.
-            drop(answers);
-            super::wait::sleep_until(Instant::now() + Duration::from_millis(1));
-            answers = requests.answers.lock();
-        } else {
-            answers = requests.answered.wait_timeout(answers, Duration::from_millis(10)).0;
-        }
-    }
-    let mut dump = Dump::default();
-    let now = Instant::now();
-    for w in workers {
-        if let Some((_, threads)) = answers.get(&w.index).filter(|(g, _)| *g >= generation) {
-            dump.threads.extend(threads.iter().cloned());
-            continue;
-        }
-        let stalled = (on_worker != Some(w.index)).then(|| super::monitor::stalled_threads(w, now)).flatten();
-        match stalled {
-            Some((threads, note)) => {
-                dump.threads.extend(threads);
-                dump.unanswered.push(note);
-            }
-            None => dump.unanswered.push(format!(
-                "worker {} did not answer within 1 s{}",
-                w.index,
-                if w.is_stalled() {
-                    format!(" (stalled by thread id {})", w.running_id.load(Ordering::Relaxed))
-                } else {
-                    String::new()
-                }
-            )),
-        }
-    }
-    drop(answers);
-    dump.not_started = rt.injector.len() + workers.iter().map(|w| w.unstarted_len()).sum::<usize>();
-    dump.threads.sort_by_key(|t| t.id);
-    dump.taken_in = start.elapsed();
-    dump
 }
 
 impl Dump {

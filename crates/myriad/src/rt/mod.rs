@@ -64,10 +64,12 @@
 //! * **Process.** `config.rs` settles the configuration; `fork.rs` makes
 //!   a forked child safe; `fatal.rs` aborts on what cannot be recovered.
 //! * **Observation.** `watch.rs` is what each worker publishes for the
-//!   monitor (below both: the worker never calls the monitor);
-//!   `monitor/` watches the workers (one file per watch:
-//!   stalls, a stuck program, deadlocks, lock cycles, the dump signal),
-//!   `dump.rs` and `metrics.rs` take snapshots, and `report.rs` sends
+//!   monitor, `dump.rs` a dump's types, formatting and the workers' side of
+//!   a dump request, `kernel.rs` what `/proc` says a thread or descriptor
+//!   does: all below the monitor, which uses them and is used by none of
+//!   them. `monitor/` watches the workers (one file per watch: stalls, a
+//!   stuck program, deadlocks, lock cycles, the dump signal) and takes
+//!   `dump()`'s snapshot; `metrics.rs` counts, and `report.rs` sends
 //!   reports to the one sink in use (`tracing`, else `log`, else stderr);
 //!   `panic_hook.rs` names the myriad thread in panic messages.
 
@@ -80,6 +82,7 @@ mod event_fd;
 mod fatal;
 mod fork;
 mod inbox;
+mod kernel;
 pub(crate) mod locals;
 pub(crate) mod lock;
 mod metrics;
@@ -110,8 +113,9 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Worker as Deque};
 
 pub use config::{Builder, OnDeadlock, OnStall, StackGuard};
-pub use dump::{dump, Dump, ThreadInfo, ThreadState};
+pub use dump::{Dump, ThreadInfo, ThreadState};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
+pub use monitor::dump;
 pub(crate) use monitor::LOCK_WAITS;
 pub use thread_id::ThreadId;
 pub use wait::WaitReason;

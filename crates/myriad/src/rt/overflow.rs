@@ -15,17 +15,14 @@
 //! guard range.
 
 use super::context;
+use super::task::{RunningStack, Task};
 use std::ptr;
 use std::sync::OnceLock;
 
-/// What the handler needs to know about the myriad thread on this worker.
-#[derive(Clone, Copy)]
-pub struct RunningStack {
-    pub guard_low: usize,
-    pub guard_high: usize,
-    /// Pointer and length of the thread's name (`<unnamed>` if it has none).
-    pub name: *const u8,
-    pub name_len: usize,
+/// What the handler needs about the running myriad thread.
+/// Async-signal-safe: reads a const thread-local and immutable task fields.
+fn running_stack() -> Option<RunningStack> {
+    context::with_current_task(|task| task.map(Task::running_stack))
 }
 
 /// The handlers that were installed before ours: (SIGSEGV, SIGBUS).
@@ -83,7 +80,7 @@ pub fn ensure_alternate_stack() {
 extern "C" fn handle_fault(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some(running) = context::running_stack() {
+    if let Some(running) = running_stack() {
         if addr >= running.guard_low && addr < running.guard_high {
             // SAFETY: the name points into the running thread's `Task`,
             // which lives at least as long as the thread runs.

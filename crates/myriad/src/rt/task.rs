@@ -44,7 +44,6 @@ use corosensei::{Coroutine, Yielder};
 use super::cell_cache;
 use super::fatal::AbortOnUnwind;
 use super::locals::Locals;
-use super::overflow::RunningStack;
 use super::stack::ThreadStack;
 use super::task_state::{HandleGone, TaskState};
 use super::wait::WaitReason;
@@ -87,6 +86,17 @@ pub struct OwnState {
 
 /// `worker()` of a thread that has not run yet.
 pub const NOT_STARTED: usize = usize::MAX;
+
+/// What the stack-overflow handler (`overflow.rs`) needs to know about
+/// the myriad thread running on a worker.
+#[derive(Clone, Copy)]
+pub struct RunningStack {
+    pub guard_low: usize,
+    pub guard_high: usize,
+    /// Pointer and length of the thread's name (`<unnamed>` if it has none).
+    pub name: *const u8,
+    pub name_len: usize,
+}
 
 /// The header of a thread's allocation (see the module comment).
 #[repr(C)]

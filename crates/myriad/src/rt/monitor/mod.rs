@@ -18,8 +18,8 @@
 //!   while the rest of the program goes on;
 //! * `signal.rs`: the dump asked for with `MYRIAD_DUMP_SIGNAL`.
 //!
-//! `kernel.rs` reads what a worker's OS thread does from `/proc`, and
-//! `inspect.rs` holds a stalled worker still long enough to name the
+//! `snapshot.rs` takes `rt::dump()`'s snapshot. `rt/kernel.rs` reads what
+//! a worker's OS thread does from `/proc`, and `inspect.rs` holds a stalled worker still long enough to name the
 //! threads on it. What the workers publish for the monitor, and the one
 //! line a worker reports itself (a stall's end), is in `rt/watch.rs`, below
 //! both: the monitor reads the workers, never the other way round. Reports go through `rt::report`: the `tracing`
@@ -27,9 +27,9 @@
 
 mod deadlock;
 mod inspect;
-mod kernel;
 mod lock_cycle;
 mod signal;
+mod snapshot;
 mod stall;
 mod stuck;
 
@@ -38,10 +38,9 @@ use std::time::{Duration, Instant};
 use super::config::Config;
 use super::{watch, Runtime};
 
-pub(crate) use kernel::{describe_socket, socket_local_addr};
 pub(crate) use lock_cycle::LOCK_WAITS;
 pub(crate) use signal::install as install_dump_signal;
-pub(crate) use stall::stalled_threads;
+pub use snapshot::dump;
 
 /// The settled configuration (set before the runtime starts).
 fn config() -> Config {

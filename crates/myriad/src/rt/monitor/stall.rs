@@ -39,12 +39,12 @@ use std::time::{Duration, Instant};
 
 use super::super::config::{Config, OnStall};
 use super::super::dump::{describe, ThreadInfo, ThreadState};
+use super::super::kernel::{self, Activity, FdKind, Waits};
 use super::super::task::Task;
 use super::super::watch::{self, human, label};
 use super::super::worker::WorkerShared;
 use super::super::{report, Runtime};
 use super::inspect::{inspect, Frozen};
-use super::kernel::{self, Activity, FdKind, Waits};
 
 /// Whether the `intercept` feature is built in and switched on
 /// (`MYRIAD_INTERCEPT`), for the remedy.
