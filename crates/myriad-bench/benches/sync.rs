@@ -33,6 +33,16 @@ fn uncontended(c: &mut Criterion) {
     g.finish();
 }
 
+/// Times `iters` round trips: send `i`, wait for its echo.
+fn round_trips(iters: u64, send: impl Fn(u64), recv: impl Fn() -> u64) -> Duration {
+    let t = Instant::now();
+    for i in 0..iters {
+        send(i);
+        black_box(recv());
+    }
+    t.elapsed()
+}
+
 fn rendezvous(c: &mut Criterion) {
     let mut g = c.benchmark_group("sync_handoff/rendezvous_channel");
     g.bench_function("myriad_threads", |b| {
@@ -40,17 +50,8 @@ fn rendezvous(c: &mut Criterion) {
             on_myriad(move || {
                 let (to_echo, from_main) = myriad::sync::channel::bounded::<u64>(0);
                 let (to_main, from_echo) = myriad::sync::channel::bounded::<u64>(0);
-                let echo = myriad::thread::spawn(move || {
-                    for v in from_main.iter() {
-                        to_main.send(v).unwrap();
-                    }
-                });
-                let t = Instant::now();
-                for i in 0..iters {
-                    to_echo.send(i).unwrap();
-                    black_box(from_echo.recv().unwrap());
-                }
-                let elapsed = t.elapsed();
+                let echo = myriad::thread::spawn(move || from_main.iter().for_each(|v| to_main.send(v).unwrap()));
+                let elapsed = round_trips(iters, |i| to_echo.send(i).unwrap(), || from_echo.recv().unwrap());
                 drop(to_echo);
                 echo.join().unwrap();
                 elapsed
@@ -61,17 +62,8 @@ fn rendezvous(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let (to_echo, from_main) = std::sync::mpsc::sync_channel::<u64>(0);
             let (to_main, from_echo) = std::sync::mpsc::sync_channel::<u64>(0);
-            let echo = std::thread::spawn(move || {
-                for v in from_main.iter() {
-                    to_main.send(v).unwrap();
-                }
-            });
-            let t = Instant::now();
-            for i in 0..iters {
-                to_echo.send(i).unwrap();
-                black_box(from_echo.recv().unwrap());
-            }
-            let elapsed = t.elapsed();
+            let echo = std::thread::spawn(move || from_main.iter().for_each(|v| to_main.send(v).unwrap()));
+            let elapsed = round_trips(iters, |i| to_echo.send(i).unwrap(), || from_echo.recv().unwrap());
             drop(to_echo);
             echo.join().unwrap();
             elapsed
