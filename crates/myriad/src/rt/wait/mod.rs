@@ -38,7 +38,6 @@ pub use token::ParkToken;
 
 use super::lock::{Condvar, Mutex};
 use super::task::{Task, TaskRef};
-use super::worker;
 use crate::rt::context;
 
 /// The wait state of an OS thread: the same state word, plus a mutex and
@@ -177,8 +176,8 @@ impl Wake {
             }
             Waiter::Os(os) => return os.end(self.epoch, outcome),
         };
-        // SAFETY: we just ended the episode, and queue the task.
-        worker::schedule(unsafe { task.take_blocked_ref() });
+        // SAFETY: we just ended the episode.
+        unsafe { suspend::schedule_woken(task) };
         true
     }
 }
@@ -299,8 +298,8 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
             }
             epoch
         },
-        // SAFETY: `park` just ended the episode, and we queue the task.
-        || worker::schedule(unsafe { task.take_blocked_ref() }),
+        // SAFETY: `park` just ended the episode.
+        || unsafe { suspend::schedule_woken(task) },
         || suspend::suspend_blocked(task),
     );
 }
@@ -308,7 +307,7 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
 /// `unpark` for a myriad thread.
 pub fn unpark_task(task: &Task) {
     if task.token.unpark(&task.wait) {
-        // SAFETY: `unpark` just ended the episode, and we queue the task.
-        worker::schedule(unsafe { task.take_blocked_ref() });
+        // SAFETY: `unpark` just ended the episode.
+        unsafe { suspend::schedule_woken(task) };
     }
 }

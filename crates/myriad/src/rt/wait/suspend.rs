@@ -41,6 +41,19 @@ pub fn block_task_once(task: &Task, reason: WaitReason, register: impl FnOnce(Wa
     suspend_blocked(task);
 }
 
+/// Queues `task`, whose wait episode the caller just ended, on the worker
+/// it is pinned to (the wake-up half of the pair with the scheduler).
+///
+/// # Safety
+///
+/// The caller ended `task`'s current wait episode (so it owns the
+/// reference the blocked task holds to itself: `Task::take_blocked_ref`).
+#[inline]
+pub unsafe fn schedule_woken(task: &Task) {
+    // SAFETY: forwarded from the caller.
+    worker::schedule(unsafe { task.take_blocked_ref() });
+}
+
 /// Records what the running thread `task` is about to wait for.
 pub fn note_wait(task: &Task, reason: WaitReason) {
     let since = worker::local().map_or_else(Instant::now, worker::Local::coarse_now);
