@@ -24,18 +24,31 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 /// Set in a child forked after the runtime started.
 static IN_CHILD: AtomicBool = AtomicBool::new(false);
 
-/// Registers the child handler; called once, when the runtime starts.
-pub fn install() {
+/// What the child handler calls to make its thread a plain OS thread to
+/// myriad: the scheduler's `worker::forget_worker`, handed in by the
+/// runtime (this file is below the scheduler, which asks `in_child`).
+static FORGET_WORKER: OnceLock<fn()> = OnceLock::new();
+
+/// Registers the child handler, which also calls `forget_worker`; called
+/// once, when the runtime starts.
+pub fn install(forget_worker: fn()) {
     extern "C" fn in_child() {
         IN_CHILD.store(true, Ordering::Relaxed);
-        super::worker::forget_worker();
+        if let Some(forget_worker) = FORGET_WORKER.get() {
+            forget_worker();
+        }
     }
-    // SAFETY: registers a handler that only stores to an atomic and a
-    // thread-local `Cell`, which is sound in a forked child. A failure
+    if FORGET_WORKER.set(forget_worker).is_err() {
+        return;
+    }
+    // SAFETY: registers a handler that only loads and stores atomics (the
+    // `OnceLock`, set before) and a thread-local `Cell` (`forget_worker`),
+    // which is sound in a forked child. A failure
     // (ENOMEM) leaves forked children as they were before this handler
     // existed; there is no better fallback.
     unsafe { libc::pthread_atfork(None, None, Some(in_child)) };

@@ -202,7 +202,7 @@ impl Runtime {
             monitor::install_dump_signal(signal);
         }
         panic_hook::install();
-        fork::install();
+        fork::install(worker::forget_worker);
         #[cfg(feature = "intercept")]
         crate::intercept::install(config.intercept);
         let most = (4 * config.workers + 8).min(MAX_WORKERS).max(config.workers);
