@@ -15,7 +15,9 @@
 //!
 //! The library itself always gets std's (the switch also needs `test`):
 //! a program that loom-checks its own code with `--cfg loom` and myriad as
-//! a dependency still gets a working myriad.
+//! a dependency still gets a working myriad. (The library's own unit tests
+//! built with `--cfg loom` would get loom's, and fail outside a model: CI
+//! builds only the three model checks that way.)
 //!
 //! loom models a `SeqCst` load or store as acquire/release only (its
 //! README, "Unsupported features"), while `fence(SeqCst)` is modelled
