@@ -35,9 +35,12 @@
 //!
 //! # How the parts fit
 //!
-//! Each layer uses only the ones below it; the one pair of files that use
-//! each other is the scheduler and the wait primitive (`worker.rs` and
-//! `wait/suspend.rs`), as Go's `schedule` and `gopark` are.
+//! Each layer uses only the ones below it; the one pair of files meant to
+//! use each other is the scheduler and the wait primitive (`worker.rs` and
+//! `wait/suspend.rs`), as Go's `schedule` and `gopark` are. Three more
+//! pairs still do, to be undone: `task.rs` and `wait/` (a thread holds its
+//! wait state, waits queue threads), `cell_cache.rs` and `uring.rs` with
+//! `worker.rs` (each finds the running worker's cache or ring through it).
 //!
 //! * **Threads.** `task.rs` is a thread's control block and the cell it
 //!   lives in, `task_state.rs` its reference count and join protocol;
