@@ -23,8 +23,8 @@
 //! which takes the address space's lock for writing: 125,000 cells of
 //! ~400 bytes were ~12,000 such calls, each able to wait behind (and hold
 //! up) every page fault and `madvise` of the process (seen: 10-50 ms).
-//! Here cells cost one `mmap` per `BLOCK` (2,600 cells) and a lock per
-//! `BATCH`.
+//! Here cells cost one `mmap` per `BLOCK` (150,000 cells of 448 bytes)
+//! and a lock per `BATCH`.
 //!
 //! The memory is kept for the life of the process (as Go keeps its `g`s):
 //! at most the peak number of live cells of each class. Address space is
@@ -47,8 +47,12 @@ const CLASSES: usize = MAX_CACHED / CLASS;
 const LOCAL_MAX: usize = 256;
 /// Cells moved between the shared list and a worker, or carved, at once.
 const BATCH: usize = 64;
-/// Bytes mapped at once for new cells.
-const BLOCK: usize = 1 << 20;
+/// Bytes of address space mapped at once for new cells (only the pages
+/// cells are carved from become memory). Large, so that mapping is rare:
+/// each `mmap` takes the address space's lock for writing, and one that
+/// lands next to the last block merges with it, waiting for the page
+/// faults in flight there (see `StackAllocator::map_chunk`).
+const BLOCK: usize = 64 << 20;
 
 /// One worker's free cells, by size class (addresses).
 #[derive(Default)]
@@ -175,7 +179,7 @@ fn map_block() -> usize {
             std::ptr::null_mut(),
             BLOCK,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
             -1,
             0,
         )
