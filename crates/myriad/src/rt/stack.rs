@@ -15,7 +15,9 @@
 //! probed once at start-up; `MYRIAD_STACK_GUARD=mprotect` forces the fallback.
 //! With `MADV_GUARD_INSTALL`, a new chunk's 1,024 guards are installed in
 //! one `process_madvise` call (Linux 6.15+, else one `madvise` per slot as
-//! it is carved), outside the carver's lock: see `guard_chunk`.
+//! it is carved), outside the carver's lock: see `guard_chunk`. Each chunk
+//! sits above a one-page `PROT_NONE` fence, so that chunks never merge into
+//! one memory area (see `map_chunk`).
 //!
 //! Stack memory is recycled at three temperatures:
 //!
