@@ -106,9 +106,16 @@ pub unsafe fn free(cell: NonNull<u8>, layout: Layout) {
         return;
     };
     let addr = cell.as_ptr() as usize;
-    if with_cache(|cache| cache.put(class, addr)).is_none() {
-        SHARED[class].lock().push(addr);
+    if with_cache(|cache| cache.put(class, addr)).is_some() {
+        return;
     }
+    if super::fork::in_child() {
+        // A forked child (which spawns no threads) keeps the cell: a worker
+        // of the parent may have held the list's lock at the fork, and in
+        // the child nobody would ever release it.
+        return;
+    }
+    SHARED[class].lock().push(addr);
 }
 
 impl CellCache {
