@@ -644,6 +644,25 @@ mod tests {
         assert!(lows.contains(&reused.low), "another worker's warm stack is reused");
     }
 
+    /// The memory area (a line of `/proc/self/maps`) holding `addr`.
+    fn memory_area(addr: usize) -> Option<(usize, usize)> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().find_map(|line| {
+            let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+            let (start, end) = (usize::from_str_radix(start, 16).ok()?, usize::from_str_radix(end, 16).ok()?);
+            (start <= addr && addr < end).then_some((start, end))
+        })
+    }
+
+    #[test]
+    fn each_chunk_is_a_memory_area_of_its_own() {
+        let alloc = StackAllocator::new(probe_guard_mode(), 16 * 1024);
+        let stacks: Vec<_> = (0..SLOTS_PER_CHUNK + 1).map(|_| alloc.allocate(None, None).unwrap()).collect();
+        let (first, next) = (stacks[0].low, stacks[SLOTS_PER_CHUNK].low);
+        assert!(memory_area(first).is_some() && memory_area(next).is_some());
+        assert_ne!(memory_area(first), memory_area(next), "the second chunk merged into the first");
+    }
+
     #[test]
     fn an_impossible_stack_size_is_an_error_not_an_overflow() {
         let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
