@@ -15,7 +15,9 @@
 //! probed once at start-up; `MYRIAD_STACK_GUARD=mprotect` forces the fallback.
 //! With `MADV_GUARD_INSTALL`, a new chunk's 1,024 guards are installed in
 //! one `process_madvise` call (Linux 6.15+, else one `madvise` per slot as
-//! it is carved), outside the carver's lock: see `guard_chunk`.
+//! it is carved), outside the carver's lock: see `guard_chunk`. Each chunk
+//! sits above a one-page `PROT_NONE` fence, so that chunks never merge into
+//! one memory area (see `map_chunk`).
 //!
 //! Stack memory is recycled at three temperatures:
 //!
@@ -282,7 +284,7 @@ impl StackAllocator {
             // on other workers meanwhile must not queue behind it.
             drop(carver);
             let len = slot_len * SLOTS_PER_CHUNK;
-            let chunk = self.map(len)?;
+            let chunk = self.map_chunk(len)?;
             // Slots are registered with valgrind one chunk at a time, and
             // stay registered for the life of the process.
             std::mem::forget(ValgrindStackRegistration::new(chunk as *mut u8, len));
@@ -345,6 +347,32 @@ impl StackAllocator {
         // fault affects nothing else. A failure leaves the per-slot path to
         // finish the job: installing a guard twice is harmless.
         unsafe { advise_self(&ranges, MADV_GUARD_INSTALL) }
+    }
+
+    /// Maps a chunk of `len` bytes for pooled slots, with one more page
+    /// below it that is never accessible (a fence); returns the chunk's
+    /// lowest address, above the fence.
+    ///
+    /// Why: the kernel places each new mapping right below the last one,
+    /// and merges neighbours with the same flags into one memory area
+    /// (VMA). Merging the new chunk into the last one must first lock that
+    /// area for writing, which waits for every page fault in flight there
+    /// (the stacks in use fault in their pages under the area's lock)
+    /// while holding the address space's lock (`mmap_lock`) for writing:
+    /// in the c100k run a worker mapping a chunk slept in
+    /// `vma_merge_new_range -> __vma_start_write`, and every `mprotect`
+    /// and `madvise` of the process queued behind it. The fence, a
+    /// `PROT_NONE` page with other flags, keeps each chunk an area of its
+    /// own (two areas per 1,024 stacks). Without it (`mprotect` failed)
+    /// the chunk only merges, as before.
+    fn map_chunk(&self, len: usize) -> io::Result<usize> {
+        let fenced =
+            len.checked_add(self.page).ok_or_else(|| self.explain(io::Error::from_raw_os_error(libc::ENOMEM)))?;
+        let low = self.map(fenced)?;
+        // SAFETY: the lowest page of the mapping just made, which nothing
+        // uses; making it inaccessible affects nothing else.
+        unsafe { libc::mprotect(low as *mut libc::c_void, self.page, libc::PROT_NONE) };
+        Ok(low + self.page)
     }
 
     /// A stack with a mapping of its own, `len` bytes with the guard.
@@ -614,6 +642,25 @@ mod tests {
         }
         let reused = alloc.allocate(None, Some(&mut spawning)).unwrap();
         assert!(lows.contains(&reused.low), "another worker's warm stack is reused");
+    }
+
+    /// The memory area (a line of `/proc/self/maps`) holding `addr`.
+    fn memory_area(addr: usize) -> Option<(usize, usize)> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().find_map(|line| {
+            let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+            let (start, end) = (usize::from_str_radix(start, 16).ok()?, usize::from_str_radix(end, 16).ok()?);
+            (start <= addr && addr < end).then_some((start, end))
+        })
+    }
+
+    #[test]
+    fn each_chunk_is_a_memory_area_of_its_own() {
+        let alloc = StackAllocator::new(probe_guard_mode(), 16 * 1024);
+        let stacks: Vec<_> = (0..SLOTS_PER_CHUNK + 1).map(|_| alloc.allocate(None, None).unwrap()).collect();
+        let (first, next) = (stacks[0].low, stacks[SLOTS_PER_CHUNK].low);
+        assert!(memory_area(first).is_some() && memory_area(next).is_some());
+        assert_ne!(memory_area(first), memory_area(next), "the second chunk merged into the first");
     }
 
     #[test]
