@@ -57,7 +57,9 @@
 //!   wake-ups; `uring.rs` runs file operations on a per-worker io_uring
 //!   ring; `offload.rs` is the pool behind `myriad::blocking`.
 //! * **Process.** `config.rs` settles the configuration; `fork.rs` makes
-//!   a forked child safe; `fatal.rs` aborts on what cannot be recovered.
+//!   a forked child safe; `fatal.rs` aborts on what cannot be recovered;
+//!   `fd_table.rs` grows the kernel's descriptor table ahead of need, off
+//!   the workers.
 //! * **Observation.** `monitor/` watches the workers (one file per watch:
 //!   stalls, a stuck program, deadlocks, lock cycles, the dump signal),
 //!   `dump.rs` and `metrics.rs` take snapshots, and `report.rs` sends
@@ -71,6 +73,7 @@ pub(crate) mod coop;
 mod dump;
 mod event_fd;
 mod fatal;
+pub(crate) mod fd_table;
 mod fork;
 pub(crate) mod locals;
 pub(crate) mod lock;
@@ -189,7 +192,7 @@ impl Runtime {
             ));
         }
         raise_open_file_limit();
-        reserve_descriptor_table();
+        fd_table::reserve_at_start();
         overflow::install_handler();
         if let Some(signal) = config.dump_signal {
             monitor::install_dump_signal(signal);
@@ -297,48 +300,6 @@ impl Runtime {
         let (handle, scheduled) = Task::spawn(name, spawned_at, stack, packet, f);
         worker::place(self, scheduled);
         Ok(handle)
-    }
-}
-
-/// Descriptors the process's descriptor table is grown to hold when the
-/// runtime starts (see `reserve_descriptor_table`).
-const DESCRIPTOR_RESERVE: libc::c_int = 8192;
-
-/// Grows the kernel's descriptor table of the process to hold
-/// `DESCRIPTOR_RESERVE` descriptors, before any worker runs.
-///
-/// Why: the table starts at 64 entries and doubles as descriptors are
-/// opened, and in a process with several OS threads each doubling waits
-/// for an RCU grace period (`expand_files` calls `synchronize_rcu`), while
-/// every other thread that opens a descriptor meanwhile waits for the
-/// resize. In a burst of connections (a few thousand `socket` and `accept4`
-/// calls) that blocked both workers of a 2-core VM at once, for 10–40 ms on
-/// a loaded machine, and every thread pinned to them with it (issue 18:
-/// perf showed the workers in `synchronize_rcu` under `expand_files`, from
-/// `__sys_socket` and `__sys_accept4`). Growing it here, once and usually
-/// while the process has one OS thread (no grace period to wait for), takes
-/// the first seven doublings off the workers; the table costs 8 bytes per
-/// entry of kernel memory (64 KiB), and never shrinks. A process that
-/// holds more than the reserve pays one grace period per later doubling.
-fn reserve_descriptor_table() {
-    // SAFETY: plain syscalls on descriptors this function opens and closes
-    // itself: `/dev/null` is opened, duplicated onto the lowest free number
-    // at or above the reserve (which grows the table to hold it), and both
-    // are closed. Any failure leaves the process as it was.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur <= DESCRIPTOR_RESERVE as u64 {
-            return;
-        }
-        let probe = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
-        if probe < 0 {
-            return;
-        }
-        let high = libc::fcntl(probe, libc::F_DUPFD_CLOEXEC, DESCRIPTOR_RESERVE - 1);
-        if high >= 0 {
-            libc::close(high);
-        }
-        libc::close(probe);
     }
 }
 
