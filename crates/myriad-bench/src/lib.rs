@@ -8,6 +8,7 @@
 //! The parent collects the children's lines, prints one table and writes
 //! `results/`.
 
+pub mod burst;
 pub mod calib;
 pub mod chart;
 pub mod child;

@@ -50,6 +50,8 @@ pub struct Results {
     pub elapsed_s: f64,
     pub sizes: Vec<usize>,
     pub bulk_systems: Vec<String>,
+    /// Latency under bursts (`burst.rs`).
+    pub burst: Vec<crate::burst::BurstPoint>,
 }
 
 /// Nanoseconds, readably.
@@ -266,6 +268,9 @@ impl Results {
         let _ = writeln!(s, "## Machine\n\n{}", self.machine_table());
         let _ = writeln!(s, "## Results\n\n{}", self.table());
         s.push_str(LEGEND);
+        if !self.burst.is_empty() {
+            s.push_str(&crate::burst::markdown(&self.burst));
+        }
         s
     }
 }
