@@ -48,6 +48,8 @@ pub enum Workload {
     ChanStream,
     /// A 1 ms ticker's lateness during bursts of connections (`burst.rs`).
     BurstLatency,
+    /// Unlocking N mutexes, each with a parked waiter (`parking.rs`).
+    ParkingLot,
 }
 
 impl Workload {
@@ -63,6 +65,7 @@ impl Workload {
             Workload::ChanHandoff => "chan-handoff",
             Workload::ChanStream => "chan-stream",
             Workload::BurstLatency => "burst-latency",
+            Workload::ParkingLot => "parking-lot",
         }
     }
 
@@ -79,6 +82,7 @@ impl Workload {
             Workload::ChanHandoff,
             Workload::ChanStream,
             Workload::BurstLatency,
+            Workload::ParkingLot,
         ]
         .into_iter()
         .find(|w| w.id() == s)
@@ -169,6 +173,13 @@ pub fn run(a: &ChildArgs) {
     let (n, rounds) = (a.n, a.rounds);
     if a.workload == Workload::BurstLatency {
         return crate::burst::child(&a.system, n, rounds, cores);
+    }
+    if a.workload == Workload::ParkingLot {
+        if a.system != "myriad" {
+            eprintln!("the parking-lot measure runs only on myriad");
+            std::process::exit(64)
+        }
+        return crate::parking::child(n, rounds, cores);
     }
     match (a.system.as_str(), a.workload) {
         ("kernel", Workload::PageFault) => return kernel::page_fault(cal),

@@ -13,6 +13,7 @@ pub mod calib;
 pub mod chart;
 pub mod child;
 pub mod machine;
+pub mod parking;
 pub mod report;
 pub mod stats;
 pub mod systems;

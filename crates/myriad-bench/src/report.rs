@@ -52,6 +52,8 @@ pub struct Results {
     pub bulk_systems: Vec<String>,
     /// Latency under bursts (`burst.rs`).
     pub burst: Vec<crate::burst::BurstPoint>,
+    /// The parking lot under many waiters (`parking.rs`).
+    pub parking: Vec<crate::parking::ParkingPoint>,
 }
 
 /// Nanoseconds, readably.
@@ -270,6 +272,9 @@ impl Results {
         s.push_str(LEGEND);
         if !self.burst.is_empty() {
             s.push_str(&crate::burst::markdown(&self.burst));
+        }
+        if !self.parking.is_empty() {
+            s.push_str(&crate::parking::markdown(&self.parking));
         }
         s
     }
