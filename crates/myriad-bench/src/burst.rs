@@ -11,13 +11,22 @@
 //! first burst of a fresh process (descriptor table, stacks and heap
 //! still to grow); the later rounds are warm.
 //!
-//! Beside it, in the same process, a plain OS thread sleeps 1 ms in a loop
-//! too: the control. The VM is shared, and a CPU-bound thread (a busy
-//! worker) is preempted in steps of the 4 ms scheduler tick when other
-//! processes want the cores, while a thread that just slept is let in at
-//! once; the control shows how much of the lateness the machine imposed.
+//! The VM is shared, and a CPU-bound thread (a busy worker) is preempted
+//! in steps of the 4 ms scheduler tick when other processes want the
+//! cores. Two figures separate the machine's share from the runtime's:
 //!
-//! Child line: `BURST round worst_ns p99_ns burst_ns control_worst_ns`.
+//! * the **control**, a plain OS thread sleeping 1 ms in a loop beside it
+//!   in the same process (a thread that just slept is let in at once);
+//! * the lateness **net of preemption**: each tick's lateness minus the
+//!   time the ticker's OS thread (the worker, for myriad) spent runnable
+//!   but kept off the CPU by the kernel meanwhile (`run_delay` in
+//!   `/proc/thread-self/schedstat`). What is left is time the OS thread
+//!   ran other work, or slept, while the tick was due: the runtime's
+//!   share. Not for tokio's multi-thread runtime, whose tasks move
+//!   between OS threads.
+//!
+//! Child line: `BURST round worst_ns p99_ns burst_ns control_worst_ns
+//! net_worst_ns net_p99_ns` (the last two -1 where not measured).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +55,9 @@ pub struct BurstRound {
     pub p99_ns: f64,
     pub burst_ns: f64,
     pub control_worst_ns: f64,
+    /// Net of preemption (see the module comment); `None` if not measured.
+    pub net_worst_ns: Option<f64>,
+    pub net_p99_ns: Option<f64>,
 }
 
 impl BurstRound {
@@ -53,8 +65,64 @@ impl BurstRound {
     pub fn parse(line: &str) -> Option<BurstRound> {
         let v: Vec<f64> =
             line.strip_prefix("BURST ")?.split_whitespace().map(|x| x.parse().ok()).collect::<Option<_>>()?;
-        let [round, worst_ns, p99_ns, burst_ns, control_worst_ns] = v[..] else { return None };
-        Some(BurstRound { round: round as usize, worst_ns, p99_ns, burst_ns, control_worst_ns })
+        let [round, worst_ns, p99_ns, burst_ns, control_worst_ns, net_worst_ns, net_p99_ns] = v[..] else {
+            return None;
+        };
+        let net = |x: f64| (x >= 0.0).then_some(x);
+        Some(BurstRound {
+            round: round as usize,
+            worst_ns,
+            p99_ns,
+            burst_ns,
+            control_worst_ns,
+            net_worst_ns: net(net_worst_ns),
+            net_p99_ns: net(net_p99_ns),
+        })
+    }
+}
+
+/// How long the calling OS thread has been runnable but kept off the CPU
+/// (`run_delay`, the second field of `/proc/thread-self/schedstat`).
+struct RunDelay(Option<std::fs::File>);
+
+impl RunDelay {
+    /// For the calling OS thread (a myriad thread: its worker's, for good).
+    fn of_this_thread() -> RunDelay {
+        RunDelay(std::fs::File::open("/proc/thread-self/schedstat").ok())
+    }
+
+    fn now(&self) -> Option<Duration> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 96];
+        let n = self.0.as_ref()?.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..n]).ok()?;
+        Some(Duration::from_nanos(text.split_whitespace().nth(1)?.parse().ok()?))
+    }
+}
+
+/// A ticker's samples: lateness, and lateness net of preemption.
+#[derive(Default)]
+struct Ticks {
+    late: Vec<Duration>,
+    net: Vec<Duration>,
+}
+
+impl Ticks {
+    /// Runs `sleep` (1 ms) and records how late it returned; `delay`, if
+    /// given, reads the ticker's OS thread's run delay.
+    fn tick(&mut self, delay: Option<&RunDelay>, sleep: impl FnOnce()) {
+        let before = delay.and_then(RunDelay::now);
+        let start = Instant::now();
+        sleep();
+        self.record(start.elapsed().saturating_sub(TICK), before, delay.and_then(RunDelay::now));
+    }
+
+    /// Records a tick `late`, with the run delay `before` and `after` it.
+    fn record(&mut self, late: Duration, before: Option<Duration>, after: Option<Duration>) {
+        self.late.push(late);
+        if let (Some(before), Some(after)) = (before, after) {
+            self.net.push(late.saturating_sub(after.saturating_sub(before)));
+        }
     }
 }
 
@@ -91,9 +159,22 @@ fn control_ticker(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Duration> {
     })
 }
 
-fn emit(round: usize, late: Vec<Duration>, burst: Duration, control: Duration) {
-    let (worst, p99) = worst_and_p99(late);
-    println!("BURST {round} {} {} {} {}", worst.as_nanos(), p99.as_nanos(), burst.as_nanos(), control.as_nanos());
+fn emit(round: usize, ticks: Ticks, burst: Duration, control: Duration) {
+    let measured_net = ticks.net.len() == ticks.late.len() && !ticks.net.is_empty();
+    let (worst, p99) = worst_and_p99(ticks.late);
+    let (net_worst, net_p99) = if measured_net {
+        let (w, p) = worst_and_p99(ticks.net);
+        (w.as_nanos() as i128, p.as_nanos() as i128)
+    } else {
+        (-1, -1)
+    };
+    println!(
+        "BURST {round} {} {} {} {} {net_worst} {net_p99}",
+        worst.as_nanos(),
+        p99.as_nanos(),
+        burst.as_nanos(),
+        control.as_nanos()
+    );
 }
 
 /// The child side: `rounds` bursts of `n` clients on `system`.
@@ -139,13 +220,11 @@ fn myriad_bursts(n: usize, rounds: usize) {
         let control = control_ticker(stop.clone());
         let ticking = stop.clone();
         let ticker = thread::spawn(move || {
-            let mut late = Vec::new();
+            let (mut ticks, delay) = (Ticks::default(), RunDelay::of_this_thread());
             while !ticking.load(Ordering::Relaxed) {
-                let start = Instant::now();
-                thread::sleep(TICK);
-                late.push(start.elapsed().saturating_sub(TICK));
+                ticks.tick(Some(&delay), || thread::sleep(TICK));
             }
-            late
+            ticks
         });
         let burst = thread::spawn(move || {
             thread::sleep(LEAD);
@@ -169,8 +248,8 @@ fn myriad_bursts(n: usize, rounds: usize) {
         .join()
         .expect("burst thread panicked");
         stop.store(true, Ordering::Relaxed);
-        let late = ticker.join().expect("ticker panicked");
-        emit(round, late, burst, control.join().unwrap());
+        let ticks = ticker.join().expect("ticker panicked");
+        emit(round, ticks, burst, control.join().unwrap());
     }
 }
 
@@ -209,13 +288,18 @@ fn tokio_bursts(multi_thread: bool, n: usize, rounds: usize) {
                 let control = control_ticker(stop.clone());
                 let ticking = stop.clone();
                 let ticker = tokio::spawn(async move {
-                    let mut late = Vec::new();
+                    // The current-thread runtime runs every task on this
+                    // OS thread; the multi-thread one moves tasks.
+                    let delay = (!multi_thread).then(RunDelay::of_this_thread);
+                    let mut ticks = Ticks::default();
                     while !ticking.load(Ordering::Relaxed) {
+                        let before = delay.as_ref().and_then(RunDelay::now);
                         let start = Instant::now();
                         tokio::time::sleep(TICK).await;
-                        late.push(start.elapsed().saturating_sub(TICK));
+                        let after = delay.as_ref().and_then(RunDelay::now);
+                        ticks.record(start.elapsed().saturating_sub(TICK), before, after);
                     }
-                    late
+                    ticks
                 });
                 tokio::time::sleep(LEAD).await;
                 let start = Instant::now();
@@ -236,9 +320,9 @@ fn tokio_bursts(multi_thread: bool, n: usize, rounds: usize) {
                 }
                 let burst = start.elapsed();
                 stop.store(true, Ordering::Relaxed);
-                let late = ticker.await.expect("ticker panicked");
+                let ticks = ticker.await.expect("ticker panicked");
                 let control = tokio::task::spawn_blocking(move || control.join().unwrap()).await.unwrap();
-                emit(round, late, burst, control);
+                emit(round, ticks, burst, control);
             }
         })
         .await
@@ -275,13 +359,11 @@ fn std_bursts(n: usize, rounds: usize) {
         // control and the ticker measure the same thing.
         let ticking = stop.clone();
         let ticker = thread::spawn(move || {
-            let mut late = Vec::new();
+            let (mut ticks, delay) = (Ticks::default(), RunDelay::of_this_thread());
             while !ticking.load(Ordering::Relaxed) {
-                let start = Instant::now();
-                thread::sleep(TICK);
-                late.push(start.elapsed().saturating_sub(TICK));
+                ticks.tick(Some(&delay), || thread::sleep(TICK));
             }
-            late
+            ticks
         });
         thread::sleep(LEAD);
         let start = Instant::now();
@@ -301,8 +383,8 @@ fn std_bursts(n: usize, rounds: usize) {
         }
         let burst = start.elapsed();
         stop.store(true, Ordering::Relaxed);
-        let late = ticker.join().expect("ticker panicked");
-        emit(round, late, burst, control.join().unwrap());
+        let ticks = ticker.join().expect("ticker panicked");
+        emit(round, ticks, burst, control.join().unwrap());
     }
 }
 
@@ -357,14 +439,16 @@ pub fn markdown(points: &[BurstPoint]) -> String {
         "A thread sleeping 1 ms in a loop, while N threads connect to an echo backend in the same process \
          and exchange a line each (`src/burst.rs`). Lateness = how much longer than 1 ms a sleep took, in ms. \
          \"first burst\": round 0 of each fresh process; \"all\": every round. The control is a plain OS thread \
-         sleeping 1 ms beside it (what the machine gave a thread that sleeps). tokio's timer rounds up to \
-         whole milliseconds, which adds up to 1 ms to its figures.\n"
+         sleeping 1 ms beside it (what the machine gave a thread that sleeps); \"net\": each tick's lateness minus \
+         the time the ticker's OS thread (myriad: its worker) was runnable but kept off the CPU meanwhile, i.e. \
+         the runtime's share (not for tokio multi-thread, whose tasks move between OS threads). tokio's timer \
+         rounds up to whole milliseconds, which adds up to 1 ms to its figures.\n"
     );
     let _ = writeln!(
         s,
-        "| N | system | worst, first burst | worst, all | median of rounds' worst | p99 (median of rounds) | control worst | burst (median) |"
+        "| N | system | worst, first burst | worst, all | median of rounds' worst | p99 (median of rounds) | net: worst, all | net: p99 (median) | control worst | burst (median) |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
     for p in points {
         if let Some(f) = &p.failure {
             let _ =
@@ -377,9 +461,16 @@ pub fn markdown(points: &[BurstPoint]) -> String {
         let first = p.rounds.iter().filter(|r| r.round == 0).map(|r| r.worst_ns).fold(0.0, f64::max);
         let worst = p.rounds.iter().map(|r| r.worst_ns).fold(0.0, f64::max);
         let control = p.rounds.iter().map(|r| r.control_worst_ns).fold(0.0, f64::max);
+        let net_worst: Vec<f64> = p.rounds.iter().filter_map(|r| r.net_worst_ns).collect();
+        let net_p99: Vec<f64> = p.rounds.iter().filter_map(|r| r.net_p99_ns).collect();
+        let (net_worst, net_p99) = if net_worst.is_empty() {
+            ("—".to_string(), "—".to_string())
+        } else {
+            (ms(net_worst.iter().copied().fold(0.0, f64::max)), ms(median(net_p99)))
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {net_worst} | {net_p99} | {} | {} |",
             group(p.n as i64),
             crate::child::label(&p.system),
             ms(first),
@@ -399,15 +490,18 @@ mod tests {
 
     #[test]
     fn lines_round_trip_and_the_section_has_a_row_per_point() {
-        let r = BurstRound::parse("BURST 1 2500000 900000 80000000 400000").unwrap();
+        let r = BurstRound::parse("BURST 1 2500000 900000 80000000 400000 300000 200000").unwrap();
         assert_eq!((r.round, r.worst_ns, r.p99_ns), (1, 2_500_000.0, 900_000.0));
+        assert_eq!((r.net_worst_ns, r.net_p99_ns), (Some(300_000.0), Some(200_000.0)));
+        let unmeasured = BurstRound::parse("BURST 0 1 1 1 1 -1 -1").unwrap();
+        assert_eq!(unmeasured.net_worst_ns, None);
         assert!(BurstRound::parse("BURST 1 2").is_none());
         let points = vec![
             BurstPoint { system: "myriad".into(), n: 500, rounds: vec![r], failure: None },
             BurstPoint { system: "std".into(), n: 500, rounds: vec![], failure: Some("timed out".into()) },
         ];
         let md = markdown(&points);
-        assert!(md.contains("| 500 | myriad | 0.0 | 2.5 | 2.5 | 0.9 | 0.4 | 80.0 |"), "{md}");
+        assert!(md.contains("| 500 | myriad | 0.0 | 2.5 | 2.5 | 0.9 | 0.3 | 0.2 | 0.4 | 80.0 |"), "{md}");
         assert!(md.contains("failed: timed out"), "{md}");
     }
 
