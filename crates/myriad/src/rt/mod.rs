@@ -73,7 +73,7 @@ pub(crate) mod coop;
 mod dump;
 mod event_fd;
 mod fatal;
-pub(crate) mod fd_table;
+mod fd_table;
 mod fork;
 pub(crate) mod locals;
 pub(crate) mod lock;
