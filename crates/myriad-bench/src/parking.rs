@@ -119,31 +119,44 @@ fn one_round(n: usize) -> (f64, Duration) {
     (handoff, release)
 }
 
+/// Handoffs per batch of `handoffs`.
+const BATCH: usize = 500;
+
 /// ns per one-way handoff between two threads taking turns through a
-/// `Mutex` and a `Condvar`, over `count` handoffs.
+/// `Mutex` and a `Condvar`: the median over batches of `BATCH` handoffs,
+/// `count` in all. (All of them take a few milliseconds, and on a shared
+/// machine one preemption of the worker in that time would be most of
+/// the mean; it spoils one batch of the median.)
 fn handoffs(count: usize) -> f64 {
     use myriad::sync::{Condvar, Mutex};
     let turn = Arc::new((Mutex::new(0usize), Condvar::new()));
     let other = turn.clone();
-    let start = Instant::now();
-    // Each side waits for its parity, then passes the turn on.
+    // Each side waits for its parity, then passes the turn on; the even
+    // side notes the time at the start of every batch.
     let player = move |pair: Arc<(Mutex<usize>, Condvar)>, parity: usize| {
         let (lock, cv) = &*pair;
+        let mut marks = Vec::with_capacity(count / BATCH + 1);
         let mut n = lock.lock().unwrap();
         while *n < count {
             while *n % 2 != parity && *n < count {
                 n = cv.wait(n).unwrap();
             }
             if *n < count {
+                if parity == 0 && (*n).is_multiple_of(BATCH) {
+                    marks.push(Instant::now());
+                }
                 *n += 1;
                 cv.notify_one();
             }
         }
+        marks.push(Instant::now());
+        marks
     };
     let odd = myriad::thread::spawn(move || player(other, 1));
-    player(turn, 0);
+    let marks = player(turn, 0);
     odd.join().expect("handoff thread panicked");
-    start.elapsed().as_nanos() as f64 / count as f64
+    let batches: Vec<f64> = marks.windows(2).map(|w| (w[1] - w[0]).as_nanos() as f64 / BATCH as f64).collect();
+    median(batches).expect("at least one batch")
 }
 
 /// Mutexes released per process, over its rounds: small N gets more
