@@ -46,6 +46,10 @@ pub enum Workload {
     ChanHandoff,
     /// A stream through a bounded channel (`systems/channels.rs`).
     ChanStream,
+    /// A 1 ms ticker's lateness during bursts of connections (`burst.rs`).
+    BurstLatency,
+    /// Unlocking N mutexes, each with a parked waiter (`parking.rs`).
+    ParkingLot,
 }
 
 impl Workload {
@@ -60,6 +64,8 @@ impl Workload {
             Workload::BlockingSpaced => "blocking-spaced",
             Workload::ChanHandoff => "chan-handoff",
             Workload::ChanStream => "chan-stream",
+            Workload::BurstLatency => "burst-latency",
+            Workload::ParkingLot => "parking-lot",
         }
     }
 
@@ -75,6 +81,8 @@ impl Workload {
             Workload::BlockingSpaced,
             Workload::ChanHandoff,
             Workload::ChanStream,
+            Workload::BurstLatency,
+            Workload::ParkingLot,
         ]
         .into_iter()
         .find(|w| w.id() == s)
@@ -163,6 +171,16 @@ pub fn run(a: &ChildArgs) {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (n, rounds) = (a.n, a.rounds);
+    if a.workload == Workload::BurstLatency {
+        return crate::burst::child(&a.system, n, rounds, cores);
+    }
+    if a.workload == Workload::ParkingLot {
+        if a.system != "myriad" {
+            eprintln!("the parking-lot measure runs only on myriad");
+            std::process::exit(64)
+        }
+        return crate::parking::child(n, rounds, cores);
+    }
     match (a.system.as_str(), a.workload) {
         ("kernel", Workload::PageFault) => return kernel::page_fault(cal),
         ("kernel", Workload::GuardInstall) => return kernel::guard_install(cal),

@@ -8,10 +8,12 @@
 //! The parent collects the children's lines, prints one table and writes
 //! `results/`.
 
+pub mod burst;
 pub mod calib;
 pub mod chart;
 pub mod child;
 pub mod machine;
+pub mod parking;
 pub mod report;
 pub mod stats;
 pub mod systems;

@@ -246,7 +246,7 @@ fn usage() -> ! {
          writes RESULTS.md, bulk.svg, samples.csv and log.txt into DIR\n\
          (default: crates/myriad-bench/results, or results/quick with --quick).\n\
          --only runs only the workloads named (spawn-join, handoff, page-fault, guard-install,\n\
-         blocking, blocking-spaced, chan-handoff, chan-stream, bulk).\n\
+         blocking, blocking-spaced, chan-handoff, chan-stream, burst-latency, parking-lot, bulk).\n\
          --replot DIR redraws DIR/bulk.svg from DIR/samples.csv."
     );
     std::process::exit(64)
@@ -380,6 +380,31 @@ fn main() {
             }
             results.per_op.push(PerOp { workload: *workload, system: sys.to_string(), result, cpu: cpu(&run.lines) });
         }
+    }
+
+    if wanted(Workload::BurstLatency.id()) {
+        let (procs, rounds) = if quick { (2, 3) } else { (3, 4) };
+        results.burst = myriad_bench::burst::measure(procs, rounds, |system, n, rounds| {
+            let a =
+                ChildArgs { system: system.to_string(), workload: Workload::BurstLatency, n, rounds, ..base.clone() };
+            let run = run_child(&a, plan.timeout, &mut log);
+            match run.failure {
+                None => Ok(run.lines),
+                Some(f) => Err(f),
+            }
+        });
+    }
+
+    if wanted(Workload::ParkingLot.id()) {
+        let procs = if quick { 1 } else { 3 };
+        results.parking = myriad_bench::parking::measure(procs, |n, rounds| {
+            let a = ChildArgs { system: "myriad".into(), workload: Workload::ParkingLot, n, rounds, ..base.clone() };
+            let run = run_child(&a, plan.timeout, &mut log);
+            match run.failure {
+                None => Ok(run.lines),
+                Some(f) => Err(f),
+            }
+        });
     }
 
     let mut failed: Vec<String> = Vec::new();

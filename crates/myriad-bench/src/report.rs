@@ -50,6 +50,10 @@ pub struct Results {
     pub elapsed_s: f64,
     pub sizes: Vec<usize>,
     pub bulk_systems: Vec<String>,
+    /// Latency under bursts (`burst.rs`).
+    pub burst: Vec<crate::burst::BurstPoint>,
+    /// The parking lot under many waiters (`parking.rs`).
+    pub parking: Vec<crate::parking::ParkingPoint>,
 }
 
 /// Nanoseconds, readably.
@@ -266,6 +270,12 @@ impl Results {
         let _ = writeln!(s, "## Machine\n\n{}", self.machine_table());
         let _ = writeln!(s, "## Results\n\n{}", self.table());
         s.push_str(LEGEND);
+        if !self.burst.is_empty() {
+            s.push_str(&crate::burst::markdown(&self.burst));
+        }
+        if !self.parking.is_empty() {
+            s.push_str(&crate::parking::markdown(&self.parking));
+        }
         s
     }
 }

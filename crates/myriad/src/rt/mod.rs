@@ -65,7 +65,9 @@
 //!   wake-ups; `uring.rs` runs file operations on a per-worker io_uring
 //!   ring; `offload.rs` is the pool behind `myriad::blocking`.
 //! * **Process.** `config.rs` settles the configuration; `fork.rs` makes
-//!   a forked child safe; `fatal.rs` aborts on what cannot be recovered.
+//!   a forked child safe; `fatal.rs` aborts on what cannot be recovered;
+//!   `fd_table.rs` grows the kernel's descriptor table ahead of need, off
+//!   the workers.
 //! * **Observation.** `watch.rs` is what each worker publishes for the
 //!   monitor, `dump.rs` a dump's types, formatting and the workers' side of
 //!   a dump request, `kernel.rs` what `/proc` says a thread or descriptor
@@ -83,6 +85,7 @@ pub(crate) mod coop;
 mod dump;
 mod event_fd;
 mod fatal;
+mod fd_table;
 mod fork;
 mod inbox;
 mod kernel;
@@ -200,6 +203,7 @@ impl Runtime {
             ));
         }
         raise_open_file_limit();
+        fd_table::reserve_at_start();
         overflow::install_handler();
         if let Some(signal) = config.dump_signal {
             monitor::install_dump_signal(signal);

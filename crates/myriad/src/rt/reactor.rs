@@ -156,6 +156,7 @@ impl Registration {
             return Err(err);
         }
         rt.workers()[worker].registered();
+        super::fd_table::note_open(fd);
         Ok(Registration { fd, worker, source })
     }
 
@@ -224,6 +225,7 @@ impl IoFd {
     /// Takes ownership of `fd` and makes it non-blocking.
     pub fn new(fd: OwnedFd) -> io::Result<IoFd> {
         set_nonblocking(fd.as_raw_fd())?;
+        super::fd_table::note_open(fd.as_raw_fd());
         Ok(IoFd { registration: OnceLock::new(), fd })
     }
 
@@ -233,6 +235,7 @@ impl IoFd {
     /// blocking descriptor here would block a worker, so only pass ones
     /// made non-blocking.
     pub fn new_nonblocking(fd: OwnedFd) -> IoFd {
+        super::fd_table::note_open(fd.as_raw_fd());
         IoFd { registration: OnceLock::new(), fd }
     }
 

@@ -603,6 +603,14 @@ impl Local {
         }
     }
 
+    /// Whether a timer of this worker is due: the running thread should
+    /// let the scheduler fire it (`coop.rs` asks, every few operations).
+    /// Reads the clock only while a timer is pending.
+    #[inline]
+    pub fn timer_due(&self) -> bool {
+        self.next_timer.get().is_some_and(|due| Instant::now() >= due)
+    }
+
     /// Snapshots the threads pinned here for `rt::dump`.
     fn answer_dump(&self, now: Instant) {
         let generation = self.rt.dumps.generation.load(Ordering::SeqCst);
