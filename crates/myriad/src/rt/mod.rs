@@ -310,13 +310,12 @@ impl Runtime {
         }?;
         let (handle, scheduled) = Task::spawn(name, spawned_at, stack, packet, f);
         worker::place(self, scheduled);
-        // A spawn never blocks: a thread spawning thousands in a row (an
-        // accept loop in a burst, a fan-out) spends its worker's turn as
-        // other such operations do, so the threads it starts there, and
-        // its worker's timers, get their turn, and it is not reported as
-        // a stall (the bulk bench's 100,000-thread loop held its worker
-        // 40-150 ms).
-        coop::spend();
+        // Not a switch point, though a spawn never blocks: code written for
+        // std holds `std::sync` guards across `spawn` (`handles.lock()
+        // .unwrap().push(spawn(..))`), and a yield here would let a thread
+        // pinned to this worker block it on that guard for ever
+        // (tests/spawn_no_switch.rs). A loop that spawns thousands without
+        // blocking holds its worker as any computation does.
         Ok(handle)
     }
 }
