@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the core thread, sync, unwinding and soundness test suites under
+# Runs the core thread, sync, unwinding, soundness and interrupt test suites under
 # valgrind's memcheck (child processes too): any invalid read/write, use of uninitialised memory
 # or definitely lost block fails the run (issue 9).
 #
@@ -25,7 +25,7 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
 
-suites=${VALGRIND_SUITES:-"thread sync_locks sync_channels unwinding soundness_probes thread_end"}
+suites=${VALGRIND_SUITES:-"thread sync_locks sync_channels unwinding soundness_probes thread_end interrupt"}
 args=()
 for s in $suites; do args+=(--test "$s"); done
 

@@ -9,12 +9,19 @@
 //! result and takes the caller's `Wake` as its very last access to the
 //! call; the pool thread uses the `Wake` once it is ready for the next job,
 //! so that a caller submitting again at once finds it waiting.
+//!
+//! `blocking_interruptible` is the variant a caller may leave early (an
+//! interrupt): its closure and result are `'static` and shared with the
+//! job through an `Arc`, so the job, finishing after the caller has gone,
+//! drops the result on its pool thread and touches nothing of the caller.
 
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use crate::rt::context;
+use crate::rt::lock::Mutex;
 use crate::rt::offload::{JobHeader, RawJob};
 use crate::rt::wait::{self, Wake};
 use crate::rt::{Runtime, WaitReason};
@@ -137,4 +144,105 @@ unsafe fn run_call<F: FnOnce() -> R, R>(header: NonNull<JobHeader>) -> Option<Wa
         *call.result.get() = Some(result);
         (*call.wake.get()).take()
     }
+}
+
+/// As [`blocking`], but the calling thread may be interrupted
+/// ([`Thread::interrupt`](crate::thread::Thread::interrupt), or its
+/// deadline): it then returns `Err` at once, while `f` runs to its end on
+/// its pool thread, which drops the result there. A thread interrupted
+/// before the call returns `Err` without running `f`.
+///
+/// Only `'static` closures and results: once the caller has returned,
+/// nothing may borrow from its frame, and a call already running on an OS
+/// thread cannot be stopped. ([`blocking`], whose closure may borrow, is
+/// not interruptible for that reason.) On an OS thread, `f` also runs on
+/// the pool, so that the caller can be interrupted the same way.
+///
+/// ```
+/// use myriad::thread;
+/// use std::time::Duration;
+/// let caller = thread::spawn(|| {
+///     // A C call that takes long, say.
+///     myriad::blocking_interruptible(|| std::thread::sleep(Duration::from_millis(200)))
+/// });
+/// thread::sleep(Duration::from_millis(10));
+/// caller.thread().interrupt();
+/// assert!(caller.join().unwrap().is_err()); // long before 200 ms
+/// ```
+pub fn blocking_interruptible<F, R>(f: F) -> Result<R, crate::thread::Interrupted>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    if let Some(interrupted) = wait::current_interrupt() {
+        return Err(interrupted);
+    }
+    let Ok(rt) = Runtime::get() else {
+        // No runtime (a forked child): nothing can run it elsewhere.
+        return Ok(f());
+    };
+    let shared = Arc::new(Abandonable::<R> { state: Mutex::new(AbandonableState::Running(None)) });
+    let job_side = shared.clone();
+    let job = Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(f));
+        let mut state = job_side.state.lock();
+        match std::mem::replace(&mut *state, AbandonableState::Abandoned) {
+            AbandonableState::Running(wake) => {
+                *state = AbandonableState::Done(result);
+                drop(state);
+                if let Some(wake) = wake {
+                    wake.wake();
+                }
+            }
+            // The caller left: the result is dropped here, on the pool
+            // thread (after the lock is released).
+            AbandonableState::Abandoned | AbandonableState::Done(_) => {
+                drop(state);
+                drop(result);
+            }
+        }
+    });
+    if let Err(rejected) = rt.offload.submit(job) {
+        crate::rt::report::warn(&format!(
+            "myriad: no OS thread for a blocking call ({}); running it on the caller's thread",
+            rejected.error
+        ));
+        (rejected.job)();
+    }
+    wait::block_interruptible(WaitReason::Blocking, None, |wake| {
+        let mut state = shared.state.lock();
+        match &mut *state {
+            AbandonableState::Running(slot) => *slot = Some(wake),
+            _ => {
+                drop(state);
+                wake.wake();
+            }
+        }
+    });
+    let mut state = shared.state.lock();
+    match std::mem::replace(&mut *state, AbandonableState::Abandoned) {
+        AbandonableState::Done(Ok(value)) => Ok(value),
+        AbandonableState::Done(Err(panic)) => {
+            drop(state);
+            resume_unwind(panic)
+        }
+        // Interrupted while the job runs: leave it to finish alone.
+        AbandonableState::Running(_) | AbandonableState::Abandoned => {
+            drop(state);
+            Err(crate::rt::wait::Interrupted::current())
+        }
+    }
+}
+
+/// What `blocking_interruptible`'s caller and job share.
+struct Abandonable<R> {
+    state: Mutex<AbandonableState<R>>,
+}
+
+enum AbandonableState<R> {
+    /// The job runs; the caller's `Wake`, once it waits.
+    Running(Option<Wake>),
+    Done(std::thread::Result<R>),
+    /// The caller left (or took the result).
+    Abandoned,
 }

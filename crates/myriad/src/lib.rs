@@ -43,7 +43,7 @@
 //! | [`net`] | `std::net`, `std::os::unix::net` | TCP, UDP and Unix sockets that park the thread |
 //! | [`fs`] | `std::fs` | files through io_uring (or the offload pool) |
 //! | [`io`] | `std::io` | `stdin`, `stdout`, `stderr` |
-//! | [`blocking`] | — | run a call that cannot be made non-blocking on an offload OS thread |
+//! | [`blocking`], [`blocking_interruptible`] | — | run a call that cannot be made non-blocking on an offload OS thread |
 //! | [`compat`] | — | `block_on(future)`, a `Waker` that unparks a thread, `JoinHandle` as a `Future` |
 //! | [`rt`] | — | the runtime's `Builder`, `MYRIAD_*` variables, `metrics()`, `dump()` |
 //!
@@ -76,5 +76,5 @@ pub mod rt;
 pub mod sync;
 pub mod thread;
 
-pub use blocking::blocking;
+pub use blocking::{blocking, blocking_interruptible};
 pub use compat::block_on;

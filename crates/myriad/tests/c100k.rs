@@ -12,6 +12,7 @@ mod shared;
 mod on_myriad {
     use myriad::fs::FileExt;
     use myriad::{fs, net, sync, thread};
+    include!("../examples/c100k/stop_myriad.rs");
     include!("../examples/c100k/workload.rs");
 }
 
@@ -150,4 +151,98 @@ fn exchange_all(addr: std::net::SocketAddr, requests: &[u8]) -> (Vec<String>, bo
         }
         statuses.push(status.trim_end().to_string());
     }
+}
+
+/// Waits up to `bound` for `done`; whether it came.
+fn wait_for(bound: Duration, done: impl Fn() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while !done() {
+        if start.elapsed() > bound {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
+/// A client that goes away (resets its connection) with its request still
+/// being worked on: the connection thread interrupts the request's thread,
+/// which interrupts its fan-out, whose downstream calls (a minute long
+/// here) end at once.
+#[test]
+fn a_client_that_disconnects_interrupts_its_requests_fan_out() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let path = data_file("gone");
+    let progress: &'static Progress = Box::leak(Box::default());
+    let mut config = config(1, 1, 1, Duration::from_secs(30));
+    config.fanout = 4;
+    config.downstream_ms = 60_000;
+    let addr = on_myriad::start_server(&config, &path, progress).unwrap();
+    // The backend's threads, one per pooled connection, once all started.
+    let base = config.backend_connections;
+    assert!(wait_for(Duration::from_secs(30), || progress.threads_alive.load(Relaxed) == base));
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.write_all(b"GET /work/3 HTTP/1.1\r\n\r\n").unwrap();
+    // The connection's, the request's and the 4 fan-out threads.
+    assert!(wait_for(Duration::from_secs(30), || progress.in_flight.load(Relaxed) == 1
+        && progress.threads_alive.load(Relaxed) >= base + 6));
+    let start = std::time::Instant::now();
+    // Linger 0: the close resets the connection.
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: setsockopt on an open socket with a valid `linger`.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&client),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(client);
+    assert!(
+        wait_for(Duration::from_secs(20), || progress.in_flight.load(Relaxed) == 0
+            && progress.threads_alive.load(Relaxed) == base),
+        "the request and its fan-out were not stopped: {} in flight, {} threads",
+        progress.in_flight.load(Relaxed),
+        progress.threads_alive.load(Relaxed)
+    );
+    eprintln!("request and fan-out stopped {:?} after the client left", start.elapsed());
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// `shut_down` (what Ctrl-C does in the example): every connection thread
+/// is interrupted, and with it every request thread, long before their
+/// downstream calls would have ended.
+#[test]
+fn shut_down_interrupts_every_connection_and_request() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let path = data_file("shutdown");
+    let progress: &'static Progress = Box::leak(Box::default());
+    let mut config = config(50, 4, 4, Duration::from_secs(30));
+    config.downstream_ms = 60_000;
+    let addr = on_myriad::start_server(&config, &path, progress).unwrap();
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(b"GET /work/1 HTTP/1.1\r\n\r\nGET /work/2 HTTP/1.1\r\n\r\n").unwrap();
+            c
+        })
+        .collect();
+    assert!(wait_for(Duration::from_secs(30), || progress.in_flight.load(Relaxed) == 100));
+    let start = std::time::Instant::now();
+    assert_eq!(on_myriad::shut_down(Some(addr)), 50);
+    assert!(
+        wait_for(Duration::from_secs(20), || progress.connections_open.load(Relaxed) == 0
+            && progress.in_flight.load(Relaxed) == 0),
+        "{} connections, {} requests left",
+        progress.connections_open.load(Relaxed),
+        progress.in_flight.load(Relaxed)
+    );
+    eprintln!("50 connections and 100 requests stopped in {:?}", start.elapsed());
+    // The listener is closed too: new connections are refused.
+    assert!(wait_for(Duration::from_secs(20), || std::net::TcpStream::connect(addr).is_err()));
+    drop(clients);
+    std::fs::remove_file(&path).unwrap();
 }

@@ -23,6 +23,7 @@ mod shared;
 mod on_myriad {
     use myriad::fs::FileExt;
     use myriad::{fs, net, sync, thread};
+    include!("../examples/c100k/stop_myriad.rs");
     include!("../examples/c100k/workload.rs");
 }
 

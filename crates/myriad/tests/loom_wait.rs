@@ -3,7 +3,9 @@
 //! over loom's atomics (`rt/sync.rs` switches them): exactly one of two
 //! racing wakers ends an episode, a stale `Wake` never ends a later
 //! episode, and `park`/`unpark`'s token with its Dekker handshake never
-//! loses a wake-up nor schedules a thread twice.
+//! loses a wake-up nor schedules a thread twice; an interrupt (issue 19)
+//! ends an interruptible episode at most once, racing wakers and timers,
+//! never ends another, and one raised as the wait begins is never lost.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release -p myriad --test loom_wait`.
 //! Without `--cfg loom` this file compiles to nothing.
@@ -55,6 +57,63 @@ fn two_racing_wakers_exactly_one_wins() {
         assert!(!wait.is_current(epoch));
         let expected = if woke { Woken::Woken } else { Woken::TimedOut };
         assert_eq!(wait.outcome(), expected);
+    });
+}
+
+#[test]
+fn an_interrupt_racing_a_waker_and_a_timer_exactly_one_wins() {
+    loom::model(|| {
+        let wait = Arc::new(WaitState::new());
+        let epoch = wait.begin_interruptible();
+        let waker = {
+            let wait = wait.clone();
+            thread::spawn(move || wait.end(epoch, Woken::Woken))
+        };
+        let interrupter = {
+            let wait = wait.clone();
+            thread::spawn(move || wait.interrupt())
+        };
+        let timed_out = wait.end(epoch, Woken::TimedOut);
+        let woke = waker.join().unwrap();
+        let interrupted = interrupter.join().unwrap();
+        assert_eq!(u8::from(woke) + u8::from(interrupted) + u8::from(timed_out), 1, "exactly one must win");
+        let expected = if woke {
+            Woken::Woken
+        } else if interrupted {
+            Woken::Interrupted
+        } else {
+            Woken::TimedOut
+        };
+        assert_eq!(wait.outcome(), expected);
+        // An episode that is not interruptible: an interrupt never ends it.
+        let plain = wait.begin(false);
+        assert!(!wait.interrupt());
+        assert!(wait.end(plain, Woken::Woken));
+    });
+}
+
+/// The interrupter raises the flag, then looks at the wait state; the
+/// waiter begins its interruptible episode, then looks at the flag
+/// (`rt/wait/interrupt.rs`): whichever comes second sees the other, so the
+/// episode always ends, exactly once.
+#[test]
+fn an_interrupt_as_the_wait_begins_is_never_lost() {
+    loom::model(|| {
+        let wait = Arc::new(WaitState::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        let interrupter = {
+            let (wait, flag) = (wait.clone(), flag.clone());
+            thread::spawn(move || {
+                flag.swap(true, Ordering::SeqCst);
+                wait.interrupt()
+            })
+        };
+        let epoch = wait.begin_interruptible();
+        let ended_by_waiter = flag.load(Ordering::SeqCst) && wait.end(epoch, Woken::Interrupted);
+        let ended_by_interrupter = interrupter.join().unwrap();
+        assert!(ended_by_waiter ^ ended_by_interrupter, "the episode ends exactly once");
+        assert!(!wait.is_current(epoch));
+        assert_eq!(wait.outcome(), Woken::Interrupted);
     });
 }
 

@@ -36,6 +36,11 @@
 //! descriptors (`ulimit -n`), the same command runs more connections and a
 //! shallower pipeline.
 //!
+//! Ctrl-C stops the run the way a server shuts down gracefully: it
+//! interrupts the connection threads (`myriad::thread::Thread::interrupt`),
+//! each of which interrupts its requests' threads, and reports how long
+//! it took until every one had ended.
+//!
 //! The banner states the targets; the summary line and the table state
 //! what was measured: the peak of requests in flight (received, response
 //! not written yet), the peak of threads, CPU time and CPU per request.
@@ -49,12 +54,14 @@ mod shared;
 mod on_myriad {
     use myriad::fs::FileExt;
     use myriad::{fs, net, sync, thread};
+    include!("stop_myriad.rs");
     include!("workload.rs");
 }
 
 mod on_std {
     use std::os::unix::fs::FileExt;
     use std::{fs, net, sync, thread};
+    include!("stop_std.rs");
     include!("workload.rs");
 }
 
@@ -401,11 +408,63 @@ fn run_side(config: &Config, std_side: bool, metrics: bool) -> Summary {
         std::process::exit(1);
     }
     let progress: &'static Progress = Box::leak(Box::default());
+    if !std_side {
+        stop_on_ctrl_c(progress);
+    }
     let done = progress_reporter(progress, if std_side { "std::thread" } else { "myriad" }, metrics && !std_side);
     let report = if std_side { on_std::run(config, &data, progress) } else { on_myriad::run(config, &data, progress) };
     drop(done);
     let _ = std::fs::remove_file(&data);
     Summary::of(&report, config)
+}
+
+/// Ctrl-C (SIGINT) on the myriad side: stops the server by interrupting
+/// its connection threads (which stop their requests' threads and those
+/// their fan-out's: `workload.rs`), reports how long it took for every
+/// connection and request to end, and exits with status 130. The std
+/// child, in the same process group, ends by the signal's default action.
+fn stop_on_ctrl_c(progress: &'static Progress) {
+    static CTRL_C: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    extern "C" fn on_sigint(_: libc::c_int) {
+        CTRL_C.store(true, Ordering::SeqCst);
+    }
+    // SAFETY: the handler only stores to an atomic, which is
+    // async-signal-safe.
+    unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
+    std::thread::spawn(move || {
+        while !CTRL_C.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let start = Instant::now();
+        let in_flight = progress.in_flight.load(Ordering::Relaxed);
+        let connections = on_myriad::shut_down(None);
+        let bound = Duration::from_secs(10);
+        while (progress.connections_open.load(Ordering::Relaxed) > 0 || progress.in_flight.load(Ordering::Relaxed) > 0)
+            && start.elapsed() < bound
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let took = start.elapsed();
+        let open = progress.connections_open.load(Ordering::Relaxed);
+        let left = progress.in_flight.load(Ordering::Relaxed);
+        if open == 0 && left == 0 {
+            println!(
+                "\nCtrl-C: shut down by interrupting {} connection threads with {} requests in flight: all ended in \
+                 {:.1} ms",
+                thousands(connections as u64),
+                thousands(in_flight as u64),
+                took.as_secs_f64() * 1e3
+            );
+        } else {
+            println!(
+                "\nCtrl-C: interrupted {} connection threads; after {:.1} s, {open} connections and {left} requests \
+                 had not ended",
+                thousands(connections as u64),
+                took.as_secs_f64()
+            );
+        }
+        std::process::exit(130);
+    });
 }
 
 /// Prints the runtime's warnings (stall reports) on stderr.

@@ -36,6 +36,17 @@
 // gather with the backend's answer that the request's thread fetches
 // meanwhile.
 //
+// Stopping (on myriad, where threads can be interrupted: `stop`): on
+// Ctrl-C, `shut_down` interrupts the acceptor and every connection
+// thread; a connection thread that is interrupted, or whose client resets
+// the connection, interrupts its requests' threads, as does a request
+// thread that finds the connection dead when it writes; and a request
+// thread interrupted while it waits for its fan-out interrupts the
+// fan-out. (A client's FIN is not a departure: HTTP clients may
+// half-close and still read the answers.) Each interrupted blocking call returns at once, so the
+// whole tree of threads ends in milliseconds, however long their
+// downstream calls would have taken.
+//
 // The client knows the file's contents (a function of the offset), so it
 // verifies every response exactly, in order. Bad requests get 400, 404 or
 // 413 (after the responses to the requests before them) and the
@@ -244,8 +255,16 @@ fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
         loop {
             let request = match read_request(&mut reader) {
                 Ok(Some(request)) => request,
+                // The client has sent all it will (it may still read:
+                // a half-close is no departure).
                 Ok(None) => return wait_turn(last),
                 Err(err) => {
+                    if stop::is_interrupt(&err) || err.kind() == std::io::ErrorKind::ConnectionReset {
+                        // Shutting down, or the client is gone (it reset
+                        // the connection): stop the requests' threads
+                        // instead of answering them.
+                        stop::interrupt_scope(s);
+                    }
                     // Answer what was received; the read's error is the
                     // connection's.
                     let _ = wait_turn(last);
@@ -289,6 +308,9 @@ fn serve(stream: net::TcpStream, ctx: &'static Server) -> std::io::Result<()> {
                 });
                 if result.is_err() {
                     let _ = stream.shutdown(net::Shutdown::Both);
+                    // The connection is dead: its other requests need not
+                    // be worked on.
+                    stop::interrupt_scope(s);
                 }
                 written.fetch_max(opened.elapsed().as_millis() as u64, Ordering::Relaxed);
                 progress.request_answered();
@@ -366,12 +388,16 @@ fn handle(id: u64, ctx: &'static Server) -> std::io::Result<String> {
             })
             .collect::<Vec<_>>();
         let backend = ctx.backend.call(id);
+        if backend.as_ref().is_err_and(stop::is_interrupt) {
+            // This request is being stopped: so is its fan-out.
+            stop::interrupt_scope(s);
+        }
         let backend_copy = backend.as_ref().map(|v| *v).map_err(|e| std::io::Error::new(e.kind(), e.to_string()));
         answer.publish(backend_copy);
         let hashes: Vec<std::io::Result<u64>> = handles
             .into_iter()
             .map(|h| match h {
-                Ok(h) => h.join().unwrap_or_else(|_| Err(std::io::Error::other("a fan-out thread panicked"))),
+                Ok(h) => stop::join(h, s).unwrap_or_else(|_| Err(std::io::Error::other("a fan-out thread panicked"))),
                 Err(err) => Err(err),
             })
             .collect();
@@ -386,7 +412,48 @@ fn handle(id: u64, ctx: &'static Server) -> std::io::Result<String> {
     Ok(format!("{id} {backend} {hash:016x}\n"))
 }
 
+/// A server's threads that `shut_down` interrupts: the acceptor and the
+/// connection threads, by id.
+#[derive(Default)]
+struct Threads {
+    acceptor: Option<thread::Thread>,
+    connections: std::collections::HashMap<thread::ThreadId, thread::Thread>,
+    shutting_down: bool,
+}
+
+/// The servers started in this process, by address.
+static SERVERS: std::sync::Mutex<Vec<(std::net::SocketAddr, &'static Server)>> = std::sync::Mutex::new(Vec::new());
+
+/// Stops the server at `addr`, or every server (`None`), on a side whose
+/// threads can be interrupted: the acceptor and every connection thread
+/// are interrupted, and they stop their requests' threads in turn.
+/// Returns how many connection threads were interrupted; the caller waits
+/// for `Progress::connections_open` and `Progress::in_flight` to reach
+/// zero.
+#[allow(dead_code, reason = "the std side cannot interrupt, and never calls it")]
+pub fn shut_down(only: Option<std::net::SocketAddr>) -> usize {
+    let servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut interrupted = 0;
+    for (addr, server) in servers {
+        if only.is_some_and(|only| only != addr) {
+            continue;
+        }
+        let threads = &mut *server.threads.lock().unwrap();
+        threads.shutting_down = true;
+        if let Some(acceptor) = &threads.acceptor {
+            stop::interrupt(acceptor);
+        }
+        for connection in threads.connections.values() {
+            stop::interrupt(connection);
+        }
+        interrupted += threads.connections.len();
+    }
+    interrupted
+}
+
 struct Server {
+    /// Its threads, for `shut_down`.
+    threads: sync::Mutex<Threads>,
     read_timeout: Duration,
     downstream_ms: u64,
     file: fs::File,
@@ -409,6 +476,7 @@ pub fn start_server(
         pool.push(BufReader::new(stream));
     }
     let server: &'static Server = Box::leak(Box::new(Server {
+        threads: sync::Mutex::new(Threads::default()),
         read_timeout: config.read_timeout,
         downstream_ms: config.downstream_ms,
         file: fs::File::open(data_file)?,
@@ -418,13 +486,25 @@ pub fn start_server(
     }));
     let listener = net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    thread::spawn(move || loop {
+    let acceptor = thread::spawn(move || loop {
         match listener.accept() {
             Ok((stream, _)) => {
                 let spawned = thread::Builder::new().spawn(move || {
                     progress.thread_started();
                     progress.connections_open.fetch_add(1, Ordering::Relaxed);
-                    match serve(stream, server) {
+                    let me = thread::current();
+                    let registered = {
+                        let mut threads = server.threads.lock().unwrap();
+                        if !threads.shutting_down {
+                            threads.connections.insert(me.id(), me.clone());
+                        }
+                        !threads.shutting_down
+                    };
+                    let served = if registered { serve(stream, server) } else { Ok(()) };
+                    server.threads.lock().unwrap().connections.remove(&me.id());
+                    match served {
+                        // Stopped by `shut_down`.
+                        Err(err) if stop::is_interrupt(&err) => {}
                         // A client that went away or stalled past the read
                         // timeout: the connection just closes.
                         Err(err)
@@ -444,6 +524,8 @@ pub fn start_server(
                     progress.error(format!("server: cannot spawn a thread per connection: {err}"));
                 }
             }
+            // Shutting down: the listener closes.
+            Err(err) if stop::is_interrupt(&err) => return,
             // Out of descriptors: back off briefly instead of spinning.
             Err(err) => {
                 progress.error(format!("server: accept: {err}"));
@@ -451,6 +533,8 @@ pub fn start_server(
             }
         }
     });
+    server.threads.lock().unwrap().acceptor = Some(acceptor.thread().clone());
+    SERVERS.lock().unwrap_or_else(|e| e.into_inner()).push((addr, server));
     Ok(addr)
 }
 

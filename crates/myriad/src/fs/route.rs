@@ -43,6 +43,8 @@ pub(super) fn read(file: &std::fs::File, buf: &mut [u8], offset: Option<u64>) ->
     if let Some(result) = unsafe { uring::submit("read", entry) } {
         return result.map(|n| n as usize);
     }
+    // The offload pool's call borrows `buf`: interruptible only before it.
+    crate::rt::wait::check_interrupt_io()?;
     crate::blocking(|| match offset {
         None => (&*file).read(buf),
         Some(offset) => file.read_at(buf, offset),
@@ -60,6 +62,8 @@ pub(super) fn write(file: &std::fs::File, buf: &[u8], offset: Option<u64>) -> io
     if let Some(result) = unsafe { uring::submit("write", entry) } {
         return result.map(|n| n as usize);
     }
+    // The offload pool's call borrows `buf`: interruptible only before it.
+    crate::rt::wait::check_interrupt_io()?;
     crate::blocking(|| match offset {
         None => (&*file).write(buf),
         Some(offset) => file.write_at(buf, offset),
@@ -77,5 +81,7 @@ pub(super) fn sync(file: &std::fs::File, data_only: bool) -> io::Result<()> {
     if let Some(result) = unsafe { uring::submit(if data_only { "fdatasync" } else { "fsync" }, fsync.build()) } {
         return result.map(drop);
     }
+    // The offload pool's call borrows `buf`: interruptible only before it.
+    crate::rt::wait::check_interrupt_io()?;
     crate::blocking(|| if data_only { file.sync_data() } else { file.sync_all() })
 }

@@ -64,9 +64,11 @@ unsafe fn park_and_poll(fds: *mut pollfd, nfds: nfds_t, timeout: Option<Duration
         if watch.is_empty() {
             // Nothing to watch: a sleep, as the kernel's poll would be.
             match deadline {
-                Some(deadline) => crate::thread::sleep_until(deadline),
+                Some(deadline) => {
+                    crate::thread::sleep_uninterruptible(deadline.saturating_duration_since(std::time::Instant::now()))
+                }
                 None => loop {
-                    crate::thread::park();
+                    crate::thread::park_uninterruptible();
                 },
             }
             continue;
@@ -75,7 +77,7 @@ unsafe fn park_and_poll(fds: *mut pollfd, nfds: nfds_t, timeout: Option<Duration
             Ok(_) => {}
             Err(_) => {
                 // A descriptor epoll will not take: look again soon.
-                crate::thread::sleep(backoff);
+                crate::thread::sleep_uninterruptible(backoff);
                 backoff = (backoff * 2).min(Duration::from_millis(10));
             }
         }

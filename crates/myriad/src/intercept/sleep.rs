@@ -43,7 +43,7 @@ pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> 
     if parks_here() {
         // SAFETY: forwarded.
         if let Some(duration) = unsafe { duration_of(req) } {
-            crate::thread::sleep(duration);
+            crate::thread::sleep_uninterruptible(duration);
             return 0;
         }
     }
@@ -75,7 +75,7 @@ pub unsafe extern "C" fn clock_nanosleep(
             } else {
                 duration
             };
-            crate::thread::sleep(duration);
+            crate::thread::sleep_uninterruptible(duration);
             return 0;
         }
     }
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn clock_nanosleep(
 pub extern "C" fn usleep(usec: c_uint) -> c_int {
     let duration = Duration::from_micros(u64::from(usec));
     if parks_here() {
-        crate::thread::sleep(duration);
+        crate::thread::sleep_uninterruptible(duration);
         return 0;
     }
     let req = timespec { tv_sec: duration.as_secs() as _, tv_nsec: duration.subsec_nanos() as _ };

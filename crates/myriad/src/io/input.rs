@@ -32,7 +32,10 @@ struct Buffer {
 static STDIN: Mutex<Buffer> = Mutex::new(Buffer { buf: Vec::new(), pos: 0, filled: 0 });
 
 /// Reads from std's stdin into `buf`, parking a myriad thread meanwhile.
+/// An interrupted thread fails at once; a read under way finishes (the
+/// input it takes must not be lost, and it is read into `buf`).
 fn read_raw(buf: &mut [u8]) -> io::Result<usize> {
+    crate::rt::wait::check_interrupt_io()?;
     crate::blocking(|| io::stdin().read(buf))
 }
 

@@ -43,11 +43,15 @@ impl Stream {
         })
     }
 
+    /// (An interrupted thread fails at once; a write under way finishes,
+    /// since the buffer is borrowed.)
     fn write(self, buf: &[u8]) -> io::Result<usize> {
+        crate::rt::wait::check_interrupt_io()?;
         self.with(|w| w.write(buf))
     }
 
     fn write_all(self, buf: &[u8]) -> io::Result<()> {
+        crate::rt::wait::check_interrupt_io()?;
         self.with(|w| w.write_all(buf))
     }
 

@@ -49,7 +49,8 @@
 //! * **Waiting.** `wait/` is the one blocking primitive (`mod.rs`: wait
 //!   episodes and `Wake`s; `state.rs`: the atomic wait-state word;
 //!   `token.rs`: `park`/`unpark`'s token and handshake; `suspend.rs`: a
-//!   myriad thread's side; `reason.rs`: what it waits for); `coop.rs` is
+//!   myriad thread's side; `interrupt.rs`: interrupt flags, deadlines and
+//!   the `Interrupted` error; `reason.rs`: what it waits for); `coop.rs` is
 //!   the budget that makes threads that never block yield now and then;
 //!   `lock.rs` is the runtime's own poison-free `Mutex` and `Condvar`.
 //! * **Synchronisation.** `sync.rs` is the facade the lock-free protocols

@@ -162,14 +162,16 @@ impl Registration {
 
     /// Waits until the descriptor may be ready in `direction` (its bits
     /// are set), or until `deadline` (then fails with `WouldBlock`, as
-    /// std's socket timeouts do on Unix). Returns at once if they are set.
+    /// std's socket timeouts do on Unix), or until the thread is
+    /// interrupted (`wait::interrupted_error`). Returns at once if they
+    /// are set.
     fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
         let source = &self.source;
         let op = match direction {
             Direction::Read => "read",
             Direction::Write => "write",
         };
-        let woken = wait::block(WaitReason::Socket { op, fd: self.fd }, deadline, |wake| {
+        let woken = wait::block_interruptible(WaitReason::Socket { op, fd: self.fd }, deadline, |wake| {
             {
                 let mut waiters = source.waiter(direction).lock();
                 // Entries of waits that ended (timed out, or woken by an
@@ -188,6 +190,8 @@ impl Registration {
             Woken::Woken => Ok(()),
             // The ended entry goes at the next push (see above).
             Woken::TimedOut => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            // As after a time-out.
+            Woken::Interrupted => Err(wait::interrupted_error()),
             // The entry holds only its own `Wake`: nothing to undo.
             Woken::Abandoned => wait::panic_deadlocked(),
         }
@@ -241,7 +245,9 @@ impl IoFd {
 
     /// Runs the non-blocking operation `op` until it does not fail with
     /// `WouldBlock`, waiting for readiness in `direction` in between, until
-    /// `deadline` at the latest (then fails with `WouldBlock`).
+    /// `deadline` at the latest (then fails with `WouldBlock`). An
+    /// interrupted thread (`wait/interrupt.rs`) fails at once, before the
+    /// operation, and a wait ends when it is interrupted.
     pub fn do_io<R>(
         &self,
         direction: Direction,
@@ -275,6 +281,9 @@ impl IoFd {
         // One always-ready socket must not starve its worker's other
         // threads (`coop.rs`).
         super::coop::spend();
+        if wait::current_interrupt().is_some() {
+            return Err(wait::interrupted_error());
+        }
         // Whether to trust the readiness bits: not right after a wake-up.
         let mut trust_bits = true;
         loop {
@@ -487,36 +496,14 @@ pub fn in_own_call() -> bool {
     OWN_CALL.with(std::cell::Cell::get)
 }
 
-/// Waits on an OS thread with `poll(2)` (myriad threads use `Registration`).
+/// Waits on an OS thread with `poll(2)` (myriad threads use
+/// `Registration`), interruptibly (`wait::poll_os`).
 fn poll_os(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
     let events = match direction {
         Direction::Read => libc::POLLIN,
         Direction::Write => libc::POLLOUT,
     };
-    loop {
-        let timeout = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(io::Error::from(io::ErrorKind::WouldBlock));
-                }
-                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
-            }
-        };
-        let mut pfd = libc::pollfd { fd, events, revents: 0 };
-        // SAFETY: one valid pollfd.
-        let rc = unsafe { libc::poll(&mut pfd, 1, timeout) };
-        if rc > 0 {
-            return Ok(());
-        }
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
-    }
+    wait::poll_os(fd, events, deadline)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ use super::locals::Locals;
 use super::stack::ThreadStack;
 use super::task_state::{HandleGone, TaskState};
 use super::wait::WaitReason;
-use super::wait::{self, ParkToken, WaitState, Wake, Woken};
+use super::wait::{self, InterruptFlag, ParkToken, WaitState, Wake, Woken};
 use crate::rt::ThreadId;
 
 /// Why a running thread handed its worker back to the scheduler.
@@ -117,6 +117,8 @@ pub struct Task {
     pub wait: WaitState,
     /// `park`/`unpark`'s token, as std's: set by `unpark`, consumed by `park`.
     pub token: ParkToken,
+    /// Raised by `Thread::interrupt` (`wait/interrupt.rs`).
+    pub interrupt: InterruptFlag,
     /// The worker it is pinned to, or `NOT_STARTED` (a `u32` beside the
     /// token: the header is kept small).
     worker: AtomicU32,
@@ -201,6 +203,7 @@ impl Task {
             addr_of_mut!((*t).stack_low).write(stack.low());
             addr_of_mut!((*t).wait).write(WaitState::new());
             addr_of_mut!((*t).token).write(ParkToken::new());
+            addr_of_mut!((*t).interrupt).write(InterruptFlag::new());
             addr_of_mut!((*t).worker).write(AtomicU32::new(u32::MAX));
             addr_of_mut!((*t).run).write(UnsafeCell::new(Run::NotStarted(stack)));
             addr_of_mut!((*t).registry_index).write(UnsafeCell::new(usize::MAX));
@@ -268,6 +271,38 @@ impl Task {
     pub unsafe fn wait_record(&self) -> &(WaitReason, Option<Instant>) {
         // SAFETY: the caller's obligations exclude a concurrent write.
         unsafe { &*self.wait_record.get() }
+    }
+
+    /// The thread's deadline (`wait/interrupt.rs`).
+    ///
+    /// # Safety
+    ///
+    /// Only the running thread itself may call this.
+    #[inline]
+    pub unsafe fn deadline(&self) -> Option<Instant> {
+        // SAFETY: the caller is the thread, the only user of `own`.
+        unsafe { (*self.own.get()).locals.values.as_ref().and_then(|values| values.deadline) }
+    }
+
+    /// Sets the thread's deadline.
+    ///
+    /// # Safety
+    ///
+    /// Only the running thread itself may call this.
+    pub unsafe fn set_deadline(&self, deadline: Option<Instant>) {
+        // SAFETY: the caller is the thread, the only user of `own`.
+        let locals = unsafe { &mut (*self.own.get()).locals };
+        match &mut locals.values {
+            Some(values) => values.deadline = deadline,
+            // Boxed on first use, as values are (`locals.rs`); not after
+            // they were destroyed at the thread's end.
+            None if deadline.is_some() && !locals.destroyed => {
+                let mut values = Box::<super::locals::Values>::default();
+                values.deadline = deadline;
+                locals.values = Some(values);
+            }
+            None => {}
+        }
     }
 
     /// The task's place in its worker's registry.
@@ -638,16 +673,23 @@ impl TaskRef {
 
     /// Blocks the caller until the thread has finished or `deadline`
     /// passes; whether it finished. Handle only.
+    pub fn wait_finished_until(&self, deadline: Instant) -> bool {
+        self.wait_finished_or_leave(Some(deadline), false) == Woken::Woken
+    }
+
+    /// Blocks the caller until the thread has finished (`Woken::Woken`),
+    /// `deadline` passes (`TimedOut`) or, if `interruptible`, the caller
+    /// is interrupted (`Interrupted`). Handle only.
     ///
     /// The caller registers as a joiner that may leave (as a future does,
-    /// `poll_finished`), and on time-out takes the joiner slot back; if the
-    /// thread's end took it first, the thread finished after all, and the
-    /// `Wake` it uses is for an episode that has ended (a no-op).
-    pub fn wait_finished_until(&self, deadline: Instant) -> bool {
+    /// `poll_finished`), and when it leaves takes the joiner slot back; if
+    /// the thread's end took it first, the thread finished after all, and
+    /// the `Wake` it uses is for an episode that has ended (a no-op).
+    pub fn wait_finished_or_leave(&self, deadline: Option<Instant>, interruptible: bool) -> Woken {
         if self.is_finished() {
-            return true;
+            return Woken::Woken;
         }
-        let woken = wait::block(WaitReason::Join(self.id), Some(deadline), |wake| {
+        let register = |wake| {
             // SAFETY: the slot is the handle's while `JOINER` is clear.
             unsafe { *self.joiner.get() = Some(Joiner::Thread(wake)) };
             if self.state.set_joiner(true).is_err() {
@@ -655,14 +697,24 @@ impl TaskRef {
                 // SAFETY: as above.
                 unsafe { self.wake_joiner() };
             }
-        });
+        };
+        let reason = WaitReason::Join(self.id);
+        let woken = if interruptible {
+            wait::block_interruptible(reason, deadline, register)
+        } else {
+            wait::block(reason, deadline, register)
+        };
         if woken != Woken::Woken && self.state.has_joiner() && self.state.unset_joiner().is_ok() {
             // Still running, and the slot is ours again: empty it.
             // SAFETY: the slot is the handle's while `JOINER` is clear.
             drop(unsafe { (*self.joiner.get()).take() });
-            return false;
+            return woken;
         }
-        self.is_finished()
+        if self.is_finished() {
+            Woken::Woken
+        } else {
+            woken
+        }
     }
 
     /// Whether the thread has finished; if not, `waker` is woken when it

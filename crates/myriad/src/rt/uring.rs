@@ -13,6 +13,14 @@
 //! deadline) until the completion has been delivered, and the buffers an
 //! operation names are borrowed by that same parked frame.
 //!
+//! An interrupt of the thread (`wait/interrupt.rs`) ends its wait early,
+//! but the kernel may still be writing into the buffers: the thread then
+//! submits an `ASYNC_CANCEL` for its operation and waits, no longer
+//! interruptibly, for the operation's own completion, so that the call
+//! returns (and the buffers are released) only once the kernel has let go
+//! of them. An operation cancelled in time fails with the interrupt's
+//! error; one that completed anyway returns its result.
+//!
 //! Whether io_uring works is probed once, at first use: `io_uring_setup`
 //! can fail with `ENOSYS` (old kernel, seccomp) or `EPERM`
 //! (`kernel.io_uring_disabled`, container policy). `MYRIAD_IO_URING=0`
@@ -30,7 +38,7 @@ use super::context;
 use super::event_fd::EventFd;
 use super::lock::Mutex;
 use super::wait::WaitReason;
-use super::wait::{self, Wake};
+use super::wait::{self, Wake, Woken};
 use super::worker::{self, WorkerShared};
 
 /// Submission queue entries per worker ring.
@@ -66,11 +74,19 @@ pub struct Ring {
     in_flight: AtomicUsize,
 }
 
-/// Where a completion goes: on the stack of the parked thread.
+/// Where a completion goes: on the stack of the parked thread. Written by
+/// the ring's reaper under the ring's lock.
 struct Slot {
     result: i32,
     wake: Option<Wake>,
+    /// The completion has been written (the kernel is done with the
+    /// operation's buffers).
+    delivered: bool,
 }
+
+/// User data of an `ASYNC_CANCEL` entry, whose completion has no slot (a
+/// slot's address is never 0).
+const CANCEL: u64 = 0;
 
 impl Ring {
     /// A new ring whose completions are signalled to `worker`'s poller.
@@ -152,6 +168,12 @@ impl Ring {
     /// Delivers the completions in the completion queue.
     fn deliver(&self, ring: &mut IoUring) {
         for cqe in ring.completion() {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            if cqe.user_data() == CANCEL {
+                // The cancellation's own completion: its operation's
+                // completion is what its thread waits for.
+                continue;
+            }
             let slot = cqe.user_data() as *mut Slot;
             // SAFETY: user data is the address of a `Slot` whose thread is
             // parked until this completion wakes it (see the module
@@ -160,10 +182,10 @@ impl Ring {
             let wake = unsafe {
                 let wake = (*slot).wake.take();
                 (*slot).result = cqe.result();
+                (*slot).delivered = true;
                 wake
             };
             OPERATIONS.fetch_add(1, Ordering::Relaxed);
-            self.in_flight.fetch_sub(1, Ordering::Relaxed);
             if let Some(wake) = wake {
                 wake.wake();
             }
@@ -172,8 +194,10 @@ impl Ring {
 }
 
 /// Runs one io_uring operation (`op` names it for `rt::dump`) for the
-/// calling myriad thread, parking it until the operation completes; returns the operation's result (a
-/// negative value is `-errno`, turned into an `io::Error`).
+/// calling myriad thread, parking it until the operation completes; returns
+/// the operation's result (a negative value is `-errno`, turned into an
+/// `io::Error`). An interrupted thread fails at once; one interrupted while
+/// it waits cancels the operation (see the module comment).
 ///
 /// Returns `None` where io_uring cannot be used: on an OS thread, or when
 /// it is unavailable. The caller then does the operation another way.
@@ -197,7 +221,10 @@ pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Resul
             return None;
         }
     };
-    let mut slot = Slot { result: 0, wake: None };
+    if wait::current_interrupt().is_some() {
+        return Some(Err(wait::interrupted_error()));
+    }
+    let mut slot = Slot { result: 0, wake: None, delivered: false };
     let slot_addr = &raw mut slot;
     let mut refused = None;
     let register = |wake| {
@@ -212,14 +239,59 @@ pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Resul
             }
         }
     };
-    // SAFETY: the completion (or, if the entry never reached the ring, this
-    // function itself) uses the Wake once, and nothing else ends the wait.
-    unsafe { wait::block_once(WaitReason::File { op }, register) };
+    // The completion (or, if the entry never reached the ring, `register`)
+    // uses the Wake; an interrupt may end the wait first.
+    let woken = wait::block_interruptible(WaitReason::File { op }, None, register);
     if let Some(err) = refused {
         return Some(Err(err));
     }
+    if woken == Woken::Interrupted {
+        // SAFETY: `slot_addr` is our slot, the user data of our operation.
+        let cancelled = unsafe { cancel_and_wait(ring, op, slot_addr) };
+        if cancelled {
+            return Some(Err(wait::interrupted_error()));
+        }
+    }
     let result = slot.result;
     Some(if result < 0 { Err(io::Error::from_raw_os_error(-result)) } else { Ok(result) })
+}
+
+/// Cancels the operation whose slot is `slot` and waits, uninterruptibly,
+/// until its completion has been delivered; whether the operation was
+/// cancelled (rather than done).
+///
+/// # Safety
+///
+/// `slot` is the live slot of an operation queued on `ring` by the calling
+/// thread, whose interruptible wait for it has ended.
+unsafe fn cancel_and_wait(ring: &Ring, op: &'static str, slot: *mut Slot) -> bool {
+    let register = |wake: Wake| {
+        {
+            let _ring = ring.ring.lock();
+            // SAFETY: the reaper writes the slot under the ring's lock,
+            // which we hold.
+            unsafe {
+                if (*slot).delivered {
+                    drop(_ring);
+                    wake.wake();
+                    return;
+                }
+                // Replaces the `Wake` of the interrupted episode (stale).
+                (*slot).wake = Some(wake);
+            }
+        }
+        let cancel = io_uring::opcode::AsyncCancel::new(slot as u64).build().user_data(CANCEL);
+        // Refused (no room, even after handing the queue over): the
+        // operation then runs to its end, which the wait below awaits.
+        let _ = ring.push_and_submit(&cancel);
+    };
+    // SAFETY: only the completion's delivery (or `register`, when it came
+    // first) uses the Wake, once; nothing else ends this wait.
+    unsafe { wait::block_once(WaitReason::File { op }, register) };
+    // SAFETY: delivered (we were woken by the delivery), so the kernel and
+    // the reaper are done with the slot.
+    let result = unsafe { (*slot).result };
+    result == -libc::ECANCELED || result == -libc::EINTR
 }
 
 #[cfg(test)]

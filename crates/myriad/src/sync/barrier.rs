@@ -77,6 +77,46 @@ impl Barrier {
     }
 }
 
+impl Barrier {
+    /// As [`wait`](Self::wait), unless the calling thread is interrupted
+    /// ([`Thread::interrupt`](crate::thread::Thread::interrupt), or its
+    /// deadline) before the round completes: then it withdraws its arrival
+    /// (the round still needs as many threads as before) and returns `Err`.
+    ///
+    /// ```
+    /// let barrier = myriad::sync::Barrier::new(2);
+    /// myriad::thread::current().interrupt();
+    /// assert!(barrier.wait_interruptible().is_err());
+    /// # myriad::thread::current().clear_interrupt();
+    /// ```
+    pub fn wait_interruptible(&self) -> Result<BarrierWaitResult, crate::thread::Interrupted> {
+        if let Some(interrupted) = crate::rt::wait::current_interrupt() {
+            return Err(interrupted);
+        }
+        let mut lock = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = lock.generation;
+        lock.count += 1;
+        if lock.count >= self.num_threads {
+            lock.count = 0;
+            lock.generation = lock.generation.wrapping_add(1);
+            self.cvar.notify_all();
+            return Ok(BarrierWaitResult(true));
+        }
+        while lock.generation == generation {
+            let (guard, outcome) = self.cvar.wait_interruptible(lock).unwrap_or_else(|e| e.into_inner());
+            lock = guard;
+            if let Err(interrupted) = outcome {
+                if lock.generation != generation {
+                    break; // The round completed meanwhile: passed.
+                }
+                lock.count -= 1;
+                return Err(interrupted);
+            }
+        }
+        Ok(BarrierWaitResult(false))
+    }
+}
+
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Barrier").finish_non_exhaustive()

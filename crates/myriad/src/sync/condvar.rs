@@ -70,6 +70,17 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, T>, bool) {
+        let (guard, result) = self.wait_inner(guard, deadline, false);
+        (guard, result == ParkResult::TimedOut)
+    }
+
+    /// Unlocks, parks (interruptibly or not) and locks again.
+    fn wait_inner<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        deadline: Option<Instant>,
+        interruptible: bool,
+    ) -> (MutexGuard<'a, T>, ParkResult) {
         let mutex = guard.lock;
         // While the lock is given up the guard must not unlock it, even if
         // taking it back panics (the deadlock detector can make the main
@@ -79,7 +90,12 @@ impl Condvar {
         // SAFETY: the guard proves this thread holds the lock. The guard is
         // not used (nor dropped) until the lock is taken again below.
         unsafe { mutex.raw.unlock() };
-        let result = parking_lot::park(self.addr(), "Condvar", || self.seq.load(Ordering::Relaxed) == seq, deadline);
+        let unchanged = || self.seq.load(Ordering::Relaxed) == seq;
+        let result = if interruptible {
+            parking_lot::park_interruptible(self.addr(), "Condvar", unchanged, deadline)
+        } else {
+            parking_lot::park(self.addr(), "Condvar", unchanged, deadline)
+        };
         mutex.raw.lock();
         let guard = ManuallyDrop::into_inner(guard);
         if result == ParkResult::Abandoned {
@@ -87,7 +103,7 @@ impl Condvar {
             // guard says: now the deadlock panic may unwind through it.
             wait::panic_deadlocked();
         }
-        (guard, result == ParkResult::TimedOut)
+        (guard, result)
     }
 
     fn poisoned<G>(guard: G, poisoned: bool) -> LockResult<G> {
@@ -135,6 +151,39 @@ impl Condvar {
             guard = self.wait(guard)?;
         }
         Ok(guard)
+    }
+
+    /// As [`wait`](Self::wait), but an interrupt of the calling thread
+    /// ([`Thread::interrupt`](crate::thread::Thread::interrupt), or its
+    /// deadline) ends the wait too: the mutex is locked again either way,
+    /// and the second value says whether the wait was interrupted. `wait`
+    /// keeps std's signature, which has no room for that.
+    ///
+    /// ```
+    /// use myriad::sync::{Condvar, Mutex};
+    /// use myriad::thread;
+    /// let pair = (Mutex::new(false), Condvar::new());
+    /// thread::current().interrupt();
+    /// let (guard, outcome) = pair.1.wait_interruptible(pair.0.lock().unwrap()).unwrap();
+    /// assert!(outcome.is_err() && !*guard);
+    /// # drop(guard);
+    /// # thread::current().clear_interrupt();
+    /// ```
+    pub fn wait_interruptible<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+    ) -> LockResult<(MutexGuard<'a, T>, Result<(), crate::thread::Interrupted>)> {
+        if let Some(interrupted) = wait::current_interrupt() {
+            let poisoned = guard.lock.poison.get();
+            return poison::map_result(Self::poisoned(guard, poisoned), |g| (g, Err(interrupted)));
+        }
+        let (guard, result) = self.wait_inner(guard, None, true);
+        let outcome = match result {
+            ParkResult::Interrupted => Err(crate::rt::wait::Interrupted::current()),
+            _ => Ok(()),
+        };
+        let poisoned = guard.lock.poison.get();
+        poison::map_result(Self::poisoned(guard, poisoned), |g| (g, outcome))
     }
 
     /// As [`wait`](Condvar::wait), but for `dur` at most.

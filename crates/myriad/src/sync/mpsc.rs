@@ -23,6 +23,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+pub use super::channel::{RecvInterruptError, SendInterruptError};
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 use super::channel::{self, __private::RecvSource, __private::SendSource, chan_of_receiver, chan_of_sender};
@@ -87,6 +88,13 @@ impl<T> SyncSender<T> {
     pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
         self.inner.try_send(t)
     }
+
+    /// As [`send`](Self::send), unless the calling thread is interrupted
+    /// (or its deadline passes) first: see
+    /// [`channel::Sender::send_interruptible`](super::channel::Sender::send_interruptible).
+    pub fn send_interruptible(&self, t: T) -> Result<(), SendInterruptError<T>> {
+        self.inner.send_interruptible(t)
+    }
 }
 
 impl<T> Receiver<T> {
@@ -99,6 +107,22 @@ impl<T> Receiver<T> {
     /// Receives if a message is there now.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         self.inner.try_recv()
+    }
+
+    /// As [`recv`](Self::recv), unless the calling thread is interrupted
+    /// (or its deadline passes) first: see
+    /// [`channel::Receiver::recv_interruptible`](super::channel::Receiver::recv_interruptible).
+    ///
+    /// ```
+    /// use myriad::sync::mpsc::{channel, RecvInterruptError};
+    /// let (tx, rx) = channel();
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.recv_interruptible(), Ok(1));
+    /// drop(tx);
+    /// assert_eq!(rx.recv_interruptible(), Err(RecvInterruptError::Disconnected));
+    /// ```
+    pub fn recv_interruptible(&self) -> Result<T, RecvInterruptError> {
+        self.inner.recv_interruptible()
     }
 
     /// Receives, waiting for `timeout` at most.

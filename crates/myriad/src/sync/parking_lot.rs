@@ -82,6 +82,9 @@ pub(crate) enum ParkResult {
     Invalid,
     /// The deadline passed first.
     TimedOut,
+    /// The thread was interrupted (`park_interruptible` only); it has
+    /// left the queue.
+    Interrupted,
     /// The deadlock detector gave up the wait of an OS thread parked with
     /// no deadline (`rt::wait::Woken::Abandoned`). The thread has left the
     /// queue; the caller restores its primitive's invariants and then
@@ -287,6 +290,17 @@ pub(crate) fn park(
     park_holding(addr, kind, None, validate, deadline)
 }
 
+/// `park` that an interrupt of the thread (or its deadline) also ends,
+/// with `ParkResult::Interrupted`.
+pub(crate) fn park_interruptible(
+    addr: usize,
+    kind: &'static str,
+    validate: impl FnOnce() -> bool,
+    deadline: Option<Instant>,
+) -> ParkResult {
+    park_inner(addr, kind, None, validate, deadline, true)
+}
+
 /// `park`, naming the thread that holds what is waited for (for
 /// `rt::dump` and the lock-cycle detector).
 pub(crate) fn park_holding(
@@ -296,13 +310,27 @@ pub(crate) fn park_holding(
     validate: impl FnOnce() -> bool,
     deadline: Option<Instant>,
 ) -> ParkResult {
+    park_inner(addr, kind, holder, validate, deadline, false)
+}
+
+/// `park_holding`, interruptible or not.
+#[inline]
+fn park_inner(
+    addr: usize,
+    kind: &'static str,
+    holder: Option<crate::thread::ThreadId>,
+    validate: impl FnOnce() -> bool,
+    deadline: Option<Instant>,
+    interruptible: bool,
+) -> ParkResult {
     let parked = PARKED.load(Ordering::Relaxed) + 1;
     if parked > table().buckets.len() * LOAD_FACTOR {
         grow(parked);
     }
     let slot = Slot { queued: AtomicBool::new(false), token: AtomicUsize::new(TOKEN_NORMAL) };
     let mut invalid = false;
-    let woken = wait::block(WaitReason::Lock { kind, addr, holder }, deadline, |wake| {
+    let reason = WaitReason::Lock { kind, addr, holder };
+    let register = |wake: Wake| {
         let mut queue = lock_bucket(addr);
         if !validate() {
             drop(queue);
@@ -313,7 +341,12 @@ pub(crate) fn park_holding(
         slot.queued.store(true, Ordering::Relaxed);
         queue.entries.push_back(Entry { addr, wake, slot: &slot });
         PARKED.fetch_add(1, Ordering::Relaxed);
-    });
+    };
+    let woken = if interruptible {
+        wait::block_interruptible(reason, deadline, register)
+    } else {
+        wait::block(reason, deadline, register)
+    };
     if invalid {
         return ParkResult::Invalid;
     }
@@ -328,7 +361,11 @@ pub(crate) fn park_holding(
                 PARKED.fetch_sub(1, Ordering::Relaxed);
             }
             slot.queued.store(false, Ordering::Relaxed);
-            return if woken == Woken::Abandoned { ParkResult::Abandoned } else { ParkResult::TimedOut };
+            return match woken {
+                Woken::Abandoned => ParkResult::Abandoned,
+                Woken::Interrupted => ParkResult::Interrupted,
+                _ => ParkResult::TimedOut,
+            };
         }
     }
     ParkResult::Unparked(slot.token.load(Ordering::Acquire))

@@ -111,10 +111,35 @@ impl Semaphore {
         self.acquire_until(Instant::now().checked_add(timeout))
     }
 
+    /// Takes a permit, parking until one is free or the calling thread is
+    /// interrupted ([`Thread::interrupt`](crate::thread::Thread::interrupt),
+    /// or its deadline): then `Err`, holding no permit.
+    ///
+    /// ```
+    /// let sem = myriad::sync::Semaphore::new(0);
+    /// myriad::thread::current().interrupt();
+    /// assert!(sem.acquire_interruptible().is_err());
+    /// # myriad::thread::current().clear_interrupt();
+    /// ```
+    pub fn acquire_interruptible(&self) -> Result<SemaphoreGuard<'_>, crate::thread::Interrupted> {
+        if let Some(interrupted) = crate::rt::wait::current_interrupt() {
+            return Err(interrupted);
+        }
+        self.acquire_inner(None, true).map(|guard| guard.expect("no deadline"))
+    }
+
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<SemaphoreGuard<'_>> {
+        self.acquire_inner(deadline, false).unwrap_or_else(|_| unreachable!("not interruptible"))
+    }
+
+    fn acquire_inner(
+        &self,
+        deadline: Option<Instant>,
+        interruptible: bool,
+    ) -> Result<Option<SemaphoreGuard<'_>>, crate::thread::Interrupted> {
         loop {
             if let Some(guard) = self.try_acquire() {
-                return Some(guard);
+                return Ok(Some(guard));
             }
             let state = self.state.load(Ordering::Relaxed);
             if state >= ONE {
@@ -126,8 +151,14 @@ impl Semaphore {
                 continue;
             }
             let validate = || self.state.load(Ordering::Relaxed) == WAITERS;
-            match parking_lot::park(self.addr(), "Semaphore", validate, deadline) {
-                ParkResult::TimedOut => return self.try_acquire(),
+            let parked = if interruptible {
+                parking_lot::park_interruptible(self.addr(), "Semaphore", validate, deadline)
+            } else {
+                parking_lot::park(self.addr(), "Semaphore", validate, deadline)
+            };
+            match parked {
+                ParkResult::TimedOut => return Ok(self.try_acquire()),
+                ParkResult::Interrupted => return Err(crate::rt::wait::Interrupted::current()),
                 ParkResult::Abandoned => crate::rt::wait::panic_deadlocked(),
                 _ => {}
             }

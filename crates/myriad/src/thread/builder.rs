@@ -85,9 +85,19 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
+        // A scoped thread starts with its spawner's deadline.
+        let deadline = crate::rt::wait::current_deadline();
+        let f = move || {
+            if deadline.is_some() {
+                super::set_deadline(deadline);
+            }
+            f()
+        };
         // SAFETY: the scope does not end before every thread spawned in it
         // has ended and its packet was released (see `scope.rs`).
-        unsafe { self.spawn_unchecked(f, Some(scope.data.clone())) }.map(ScopedJoinHandle)
+        let inner = unsafe { self.spawn_unchecked(f, Some(scope.data.clone())) }?;
+        scope.data.add_thread(inner.thread().task().expect("a myriad thread"));
+        Ok(ScopedJoinHandle(inner))
     }
 
     /// # Safety

@@ -24,6 +24,7 @@ use std::task::Waker;
 use super::scope::ScopeData;
 use super::Thread;
 use crate::rt::task::{self, TaskRef};
+use crate::rt::wait::Woken;
 
 pub(crate) struct Packet<'scope, T> {
     scope: Option<Arc<ScopeData>>,
@@ -122,6 +123,15 @@ impl<'scope, T> JoinInner<'scope, T> {
         }
     }
 
+    /// `join`, unless the caller is interrupted first: the handle comes
+    /// back then.
+    pub(crate) fn join_interruptible(self) -> Result<super::Result<T>, (super::Interrupted, Self)> {
+        match self.task().wait_finished_or_leave(None, true) {
+            Woken::Woken => Ok(self.join()),
+            _ => Err((super::Interrupted::current(), self)),
+        }
+    }
+
     /// As `is_finished`; if not, `waker` is woken when the thread finishes.
     pub(crate) fn poll_finished(&self, waker: &Waker) -> bool {
         self.task().poll_finished(waker)
@@ -192,6 +202,25 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn join_deadline(self, deadline: std::time::Instant) -> Result<super::Result<T>, JoinHandle<T>> {
         self.0.join_deadline(deadline).map_err(JoinHandle)
+    }
+
+    /// As [`join`](Self::join), unless the *calling* thread is interrupted
+    /// (or its deadline passes) first: then the interrupt and the handle
+    /// come back, to join later. `join` itself is not interruptible, as
+    /// std's signature has no room for the error.
+    ///
+    /// ```
+    /// use myriad::thread;
+    /// use std::time::Duration;
+    /// let slow = thread::spawn(|| thread::sleep(Duration::from_millis(50)));
+    /// thread::current().interrupt();
+    /// let (interrupted, slow) = slow.join_interruptible().unwrap_err();
+    /// assert!(!interrupted.by_deadline());
+    /// thread::current().clear_interrupt();
+    /// assert!(slow.join_interruptible().unwrap().is_ok());
+    /// ```
+    pub fn join_interruptible(self) -> Result<super::Result<T>, (super::Interrupted, JoinHandle<T>)> {
+        self.0.join_interruptible().map_err(|(interrupted, inner)| (interrupted, JoinHandle(inner)))
     }
 
     /// The handle of the thread.

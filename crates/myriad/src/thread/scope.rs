@@ -12,15 +12,59 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::join::JoinInner;
-use super::{current, park, Builder, Thread};
+use super::{current, park_uninterruptible, Builder, Thread};
+use crate::rt::lock::Mutex;
+use crate::rt::task::TaskRef;
+use crate::rt::wait;
 
 pub(crate) struct ScopeData {
     num_running_threads: AtomicUsize,
     a_thread_panicked: AtomicBool,
     main_thread: Thread,
+    /// The threads spawned in the scope, for `Scope::interrupt` (finished
+    /// ones are pruned as the list grows), and whether it was called.
+    threads: Mutex<ScopeThreads>,
+}
+
+#[derive(Default)]
+struct ScopeThreads {
+    threads: Vec<TaskRef>,
+    interrupted: bool,
 }
 
 impl ScopeData {
+    /// Records a thread just spawned in the scope; interrupts it if the
+    /// scope was interrupted already.
+    pub(crate) fn add_thread(&self, task: &TaskRef) {
+        let mut list = self.threads.lock();
+        if list.interrupted {
+            drop(list);
+            wait::interrupt_task(task);
+            return;
+        }
+        if list.threads.len() == list.threads.capacity() {
+            list.threads.retain(|t| !t.is_finished());
+        }
+        list.threads.push(task.new_ref());
+    }
+
+    /// Drops the references to the scope's threads (at its end).
+    fn forget_threads(&self) {
+        let threads = std::mem::take(&mut self.threads.lock().threads);
+        drop(threads);
+    }
+
+    fn interrupt(&self) {
+        let threads = {
+            let mut list = self.threads.lock();
+            list.interrupted = true;
+            std::mem::take(&mut list.threads)
+        };
+        for task in &threads {
+            wait::interrupt_task(task);
+        }
+    }
+
     pub(crate) fn increment_num_running_threads(&self) {
         if self.num_running_threads.fetch_add(1, Ordering::Relaxed) > usize::MAX / 2 {
             self.decrement_num_running_threads(false);
@@ -73,14 +117,18 @@ where
             num_running_threads: AtomicUsize::new(0),
             a_thread_panicked: AtomicBool::new(false),
             main_thread: current(),
+            threads: Mutex::new(ScopeThreads::default()),
         }),
         env: PhantomData,
         scope: PhantomData,
     };
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     while scope.data.num_running_threads.load(Ordering::Acquire) != 0 {
-        park();
+        park_uninterruptible();
     }
+    // The list's references keep the threads' cells, whose packets keep
+    // this `ScopeData`: a cycle, broken here.
+    scope.data.forget_threads();
     match result {
         Err(e) => resume_unwind(e),
         Ok(_) if scope.data.a_thread_panicked.load(Ordering::Relaxed) => panic!("a scoped thread panicked"),
@@ -102,6 +150,34 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         Builder::new().spawn_scoped(self, f).expect("failed to spawn thread")
+    }
+
+    /// Interrupts every thread spawned in this scope, and those spawned in
+    /// it from now on (see [`Thread::interrupt`]): one thread's failure
+    /// cancels its siblings. The thread that created the scope is not
+    /// interrupted; it still waits for all of them at the scope's end.
+    ///
+    /// ```
+    /// use myriad::thread;
+    /// use std::time::Duration;
+    /// let outcome = thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| thread::sleep(Duration::from_secs(3600)));
+    ///     }
+    ///     let failing = s.spawn(|| {
+    ///         thread::sleep(Duration::from_millis(5));
+    ///         Err::<(), _>("backend down")
+    ///     });
+    ///     let outcome = failing.join().unwrap();
+    ///     if outcome.is_err() {
+    ///         s.interrupt(); // the four sleepers return now
+    ///     }
+    ///     outcome
+    /// });
+    /// assert!(outcome.is_err());
+    /// ```
+    pub fn interrupt(&self) {
+        self.data.interrupt();
     }
 }
 
@@ -128,6 +204,12 @@ impl<'scope, T> ScopedJoinHandle<'scope, T> {
     /// [`super::JoinHandle::join_deadline`].
     pub fn join_deadline(self, deadline: std::time::Instant) -> Result<super::Result<T>, Self> {
         self.0.join_deadline(deadline).map_err(ScopedJoinHandle)
+    }
+
+    /// Waits for the thread to end unless the calling thread is
+    /// interrupted first; see [`super::JoinHandle::join_interruptible`].
+    pub fn join_interruptible(self) -> Result<super::Result<T>, (super::Interrupted, Self)> {
+        self.0.join_interruptible().map_err(|(interrupted, inner)| (interrupted, ScopedJoinHandle(inner)))
     }
 
     /// Whether the thread has finished.

@@ -54,7 +54,7 @@ pub fn dump() -> Dump {
         if on_worker.is_some() {
             // On a worker: let it (and its scheduler, which answers) run.
             drop(answers);
-            wait::sleep_until(Instant::now() + Duration::from_millis(1));
+            wait::sleep_until(Instant::now() + Duration::from_millis(1), false);
             answers = requests.answers.lock();
         } else {
             answers = requests.answered.wait_timeout(answers, Duration::from_millis(10)).0;

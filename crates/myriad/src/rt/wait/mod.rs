@@ -17,7 +17,11 @@
 //!    epoch: exactly one of them wins, a stale `Wake` from an earlier
 //!    episode always loses, and the winner reschedules the thread.
 //!
-//! A myriad thread's state is a single `AtomicU64` (`epoch << 2 | status`, `state.rs`).
+//! An *interruptible* wait (`block_interruptible`) may also be ended by
+//! an interrupt of its thread, or by the thread's deadline
+//! (`interrupt.rs`).
+//!
+//! A myriad thread's state is a single `AtomicU64` (`epoch << 3 | status`, `state.rs`).
 //! Waking from another OS thread between steps 2 and 3 is safe: the thread
 //! is then queued in its worker's inbox, which the worker reads only after
 //! the switch in step 3 has happened.
@@ -26,16 +30,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod interrupt;
 mod reason;
 mod state;
 mod suspend;
 mod token;
 
+pub use interrupt::{is_interrupt, InterruptFlag, Interrupted};
 pub use reason::WaitReason;
 pub use state::{WaitState, Woken};
 pub use suspend::{add_timer, note_wait, sleep_until, yield_now, yield_task};
 pub use token::ParkToken;
 
+use super::event_fd::EventFd;
 use super::lock::{Condvar, Mutex};
 use super::task::{Task, TaskRef};
 use crate::rt::context;
@@ -44,13 +51,27 @@ use crate::rt::context;
 /// condition variable to sleep on after a short spin.
 pub struct OsWaiter {
     wait: WaitState,
+    interrupt: InterruptFlag,
+    /// Made the first time the thread waits in `poll_os`: an interrupt
+    /// signals it, so that `poll(2)` returns.
+    poll_wake: std::sync::OnceLock<EventFd>,
     lock: Mutex<()>,
     condvar: Condvar,
 }
 
 thread_local! {
-    static OS_WAITER: Arc<OsWaiter> =
-        Arc::new(OsWaiter { wait: WaitState::new(), lock: Mutex::new(()), condvar: Condvar::new() });
+    static OS_WAITER: Arc<OsWaiter> = Arc::new(OsWaiter {
+        wait: WaitState::new(),
+        interrupt: InterruptFlag::new(),
+        poll_wake: std::sync::OnceLock::new(),
+        lock: Mutex::new(()),
+        condvar: Condvar::new(),
+    });
+}
+
+/// The calling OS thread's waiter (for its `Thread` handle).
+pub fn os_waiter() -> Arc<OsWaiter> {
+    OS_WAITER.with(Arc::clone)
 }
 
 /// How long an OS thread spins before it sleeps on its condition variable
@@ -67,6 +88,26 @@ impl OsWaiter {
         drop(self.lock.lock());
         self.condvar.notify_one();
         true
+    }
+
+    /// The OS thread's interrupt flag.
+    pub fn interrupt_flag(&self) -> &InterruptFlag {
+        &self.interrupt
+    }
+
+    /// Interrupts the OS thread: raises its flag and ends its current
+    /// wait if that is interruptible.
+    pub fn interrupt(&self) {
+        self.interrupt.raise(false);
+        if self.wait.interrupt() {
+            drop(self.lock.lock());
+            self.condvar.notify_one();
+            // The thread may wait in `poll_os` instead (a count left for
+            // a condition-variable wait is drained by its next poll).
+            if let Some(poll_wake) = self.poll_wake.get() {
+                poll_wake.notify();
+            }
+        }
     }
 
     /// Waits until episode `epoch` ends; ends it itself at `deadline`.
@@ -195,6 +236,149 @@ pub fn block(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnc
     })
 }
 
+/// As `block`, for an interruptible call: the wait also ends, with
+/// `Woken::Interrupted`, when the thread is interrupted (before or during
+/// the wait) or its deadline passes (which raises its interrupt flag).
+/// `register` is called in every case, and the caller cleans up after
+/// `Interrupted` as after a time-out.
+pub fn block_interruptible(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    context::with_current_task(|task| match task {
+        Some(task) => suspend::block_task_interruptible(task, reason, deadline, register),
+        None => {
+            let thread_deadline = interrupt::os_deadline();
+            let os = OS_WAITER.with(Arc::clone);
+            let woken = block_os_with(&os, interrupt::earlier(deadline, thread_deadline), false, true, register);
+            interrupt_outcome(woken, &os.interrupt, thread_deadline)
+        }
+    })
+}
+
+/// As `block`, but interruptible (`block_interruptible`) while the thread
+/// runs an `interruptibly` section: how a blocking operation with std's
+/// signature (a channel's) gets an interruptible variant without a second
+/// code path. Outside a section it costs one load of the flag byte.
+#[inline]
+pub fn block_in_section(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
+    let in_section = context::with_current_task(|task| match task {
+        Some(task) => !task.interrupt.is_quiet() && task.interrupt.in_section(),
+        None => OS_WAITER.with(|os| os.interrupt.in_section()),
+    });
+    if in_section {
+        block_interruptible(reason, deadline, register)
+    } else {
+        block(reason, deadline, register)
+    }
+}
+
+/// Runs `f` with the calling thread's `block_in_section` waits made
+/// interruptible; they end as `Woken::Interrupted`, which their callers
+/// treat as a time-out. Only for code whose waits all go through
+/// `block_in_section` or are interruptible anyway (a channel operation).
+pub fn interruptibly<R>(f: impl FnOnce() -> R) -> R {
+    fn flag_do<R>(f: impl FnOnce(&InterruptFlag) -> R) -> R {
+        context::with_current_task(|task| match task {
+            Some(task) => f(&task.interrupt),
+            None => OS_WAITER.with(|os| f(&os.interrupt)),
+        })
+    }
+    /// Leaves the section, also when `f` panics.
+    struct Leave(bool);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let was = self.0;
+            flag_do(|flag| flag.set_in_section(was));
+        }
+    }
+    let _leave = Leave(flag_do(|flag| flag.set_in_section(true)));
+    f()
+}
+
+/// What an interruptible wait that ended as `woken` returns: a time-out
+/// at or after the thread's deadline interrupts the thread.
+#[inline]
+fn interrupt_outcome(woken: Woken, flag: &InterruptFlag, thread_deadline: Option<Instant>) -> Woken {
+    if woken == Woken::TimedOut && thread_deadline.is_some_and(|d| Instant::now() >= d) {
+        flag.raise(true);
+        return Woken::Interrupted;
+    }
+    woken
+}
+
+/// Interrupts the myriad thread `task`: raises its flag and ends its
+/// current wait if that is interruptible.
+pub fn interrupt_task(task: &Task) {
+    task.interrupt.raise(false);
+    if task.wait.interrupt() {
+        // SAFETY: we just ended the episode.
+        unsafe { suspend::schedule_woken(task) };
+    } else {
+        // A `park` is ended by unparking: a spurious wake-up to it, which
+        // then sees the flag (and a park that begins later returns at
+        // once, on the token).
+        unpark_task(task);
+    }
+}
+
+/// The calling thread's interrupt, if its flag is raised or its deadline
+/// has passed (which raises it).
+#[inline]
+pub fn current_interrupt() -> Option<Interrupted> {
+    context::with_current_task(|task| match task {
+        Some(task) if task.interrupt.is_quiet() => None,
+        // SAFETY: `task` is the running thread, reading its own deadline.
+        Some(task) => interrupt::check(&task.interrupt, unsafe { task.deadline() }),
+        None => OS_WAITER.with(|os| {
+            if os.interrupt.is_quiet() {
+                None
+            } else {
+                interrupt::check(&os.interrupt, interrupt::os_deadline())
+            }
+        }),
+    })
+}
+
+/// The error of the calling thread's interruptible call that ended as
+/// `Woken::Interrupted`.
+pub fn interrupted_error() -> std::io::Error {
+    context::with_current_task(|task| match task {
+        Some(task) => Interrupted::of(&task.interrupt),
+        None => OS_WAITER.with(|os| Interrupted::of(&os.interrupt)),
+    })
+    .into()
+}
+
+/// Fails with the calling thread's interrupt, if it is interrupted: the
+/// entry check of an interruptible IO call.
+#[inline]
+pub fn check_interrupt_io() -> std::io::Result<()> {
+    match current_interrupt() {
+        Some(interrupted) => Err(interrupted.into()),
+        None => Ok(()),
+    }
+}
+
+/// The calling thread's deadline.
+pub fn current_deadline() -> Option<Instant> {
+    context::with_current_task(|task| match task {
+        // SAFETY: `task` is the running thread, reading its own deadline.
+        Some(task) => unsafe { task.deadline() },
+        None => interrupt::os_deadline(),
+    })
+}
+
+/// Sets the calling thread's deadline.
+pub fn set_current_deadline(deadline: Option<Instant>) {
+    context::with_current_task(|task| match task {
+        // SAFETY: `task` is the running thread, setting its own deadline.
+        Some(task) => {
+            // SAFETY: as above.
+            unsafe { task.set_deadline(deadline) };
+            task.interrupt.set_has_deadline(deadline.is_some());
+        }
+        None => OS_WAITER.with(|os| interrupt::set_os_deadline(&os.interrupt, deadline)),
+    })
+}
+
 /// As `block` with no deadline, for a wait that exactly one party ends,
 /// by using the `Wake` once (a join, an offload call, an io_uring
 /// completion). The `Wake` then borrows a waiting myriad thread instead of
@@ -221,11 +405,83 @@ pub unsafe fn block_once(reason: WaitReason, register: impl FnOnce(Wake)) {
     })
 }
 
+/// Waits on an OS thread with `poll(2)` until `fd` has one of `events`,
+/// `deadline` passes (`WouldBlock`, as std's socket timeouts), or the
+/// thread is interrupted (its error); the thread's deadline applies.
+pub fn poll_os(fd: std::os::fd::RawFd, events: libc::c_short, deadline: Option<Instant>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let os = OS_WAITER.with(Arc::clone);
+    let thread_deadline = interrupt::os_deadline();
+    let deadline = interrupt::earlier(deadline, thread_deadline);
+    if os.poll_wake.get().is_none() {
+        let _ = os.poll_wake.set(EventFd::new()?);
+    }
+    let poll_wake = os.poll_wake.get().expect("just set");
+    loop {
+        let timeout = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return match interrupt_outcome(Woken::TimedOut, &os.interrupt, thread_deadline) {
+                        Woken::Interrupted => Err(interrupted_error()),
+                        _ => Err(std::io::Error::from(std::io::ErrorKind::WouldBlock)),
+                    };
+                }
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+            }
+        };
+        let epoch = os.wait.begin_interruptible();
+        if os.interrupt.get_after_begin().is_some() {
+            os.wait.end(epoch, Woken::Interrupted);
+        }
+        let mut fds = [
+            libc::pollfd { fd, events, revents: 0 },
+            libc::pollfd { fd: poll_wake.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        let rc = if os.wait.is_current(epoch) {
+            // SAFETY: two valid pollfds.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) }
+        } else {
+            0
+        };
+        let err = (rc < 0).then(std::io::Error::last_os_error);
+        if !os.wait.end(epoch, Woken::Woken) {
+            // The interrupt ended the episode (its signal, if not drained
+            // here, is drained by the next poll).
+            return Err(interrupted_error());
+        }
+        if fds[1].revents != 0 {
+            // A signal left for an earlier wait: spurious.
+            poll_wake.drain();
+        }
+        if fds[0].revents != 0 {
+            return Ok(());
+        }
+        if let Some(err) = err {
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
 /// Blocks an OS thread. `may_give_up`: the deadlock detector may end the
 /// wait (returning `Woken::Abandoned`) before a `Wake` does.
 fn block_os(deadline: Option<Instant>, may_give_up: bool, register: impl FnOnce(Wake)) -> Woken {
-    let os = OS_WAITER.with(Arc::clone);
-    let epoch = os.wait.begin(false);
+    block_os_with(&OS_WAITER.with(Arc::clone), deadline, may_give_up, false, register)
+}
+
+/// `block_os` for the OS thread of `os`; `interruptible`: an interrupt may
+/// end the wait too.
+fn block_os_with(
+    os: &Arc<OsWaiter>,
+    deadline: Option<Instant>,
+    may_give_up: bool,
+    interruptible: bool,
+    register: impl FnOnce(Wake),
+) -> Woken {
+    let epoch = if interruptible { os.wait.begin_interruptible() } else { os.wait.begin(false) };
     let main = may_give_up && deadline.is_none() && is_main_thread();
     if main {
         // For the deadlock detector: the main thread waits with nothing
@@ -233,6 +489,11 @@ fn block_os(deadline: Option<Instant>, may_give_up: bool, register: impl FnOnce(
         *MAIN_WAIT.lock() = Some((os.clone(), epoch));
     }
     register(Wake { waiter: Waiter::Os(os.clone()), epoch });
+    if interruptible && os.interrupt.get_after_begin().is_some() {
+        // Interrupted before the wait began: end it ourselves (or see
+        // that the interrupter, or a `Wake`, did).
+        os.wait.end(epoch, Woken::Interrupted);
+    }
     let woken = os.wait(epoch, deadline);
     if main {
         MAIN_WAIT.lock().take();
@@ -286,8 +547,22 @@ pub fn panic_main_thread() {
 }
 
 /// `park` for the running myriad thread `task`, with std's token semantics
-/// (`token.rs`).
-pub fn park_task(task: &Task, deadline: Option<Instant>) {
+/// (`token.rs`). `interruptible`: an interrupt (or the thread's deadline)
+/// ends it too, as a spurious wake-up, leaving the interrupt flag raised.
+/// An interrupt ends a park by unparking (`interrupt_task`), so the wait
+/// itself is the plain one.
+pub fn park_task(task: &Task, deadline: Option<Instant>, interruptible: bool) {
+    if interruptible && !task.interrupt.is_quiet() {
+        // Interrupted, or a deadline of its own.
+        // SAFETY: `task` is the running thread, reading its own deadline.
+        return park_task_with_deadline(task, deadline, unsafe { task.deadline() });
+    }
+    park_episode(task, deadline);
+}
+
+/// One wait episode of `park_task`.
+#[inline]
+fn park_episode(task: &Task, deadline: Option<Instant>) {
     task.token.park(
         &task.wait,
         || {
@@ -302,6 +577,17 @@ pub fn park_task(task: &Task, deadline: Option<Instant>) {
         || unsafe { suspend::schedule_woken(task) },
         || suspend::suspend_blocked(task),
     );
+}
+
+/// `park_task` for an interrupted thread or one with a deadline of its
+/// own: the wait ends by then, and interrupts the thread if it ends then.
+#[cold]
+fn park_task_with_deadline(task: &Task, deadline: Option<Instant>, thread_deadline: Option<Instant>) {
+    if interrupt::check(&task.interrupt, thread_deadline).is_some() {
+        return;
+    }
+    park_episode(task, interrupt::earlier(deadline, thread_deadline));
+    interrupt_outcome(task.wait.outcome(), &task.interrupt, thread_deadline);
 }
 
 /// `unpark` for a myriad thread.

@@ -29,6 +29,39 @@ pub fn block_task(task: &Task, reason: WaitReason, deadline: Option<Instant>, re
     task.wait.outcome()
 }
 
+/// `block_task` for `wait::block_interruptible`.
+pub fn block_task_interruptible(
+    task: &Task,
+    reason: WaitReason,
+    deadline: Option<Instant>,
+    register: impl FnOnce(Wake),
+) -> Woken {
+    let thread_deadline = if task.interrupt.is_quiet() {
+        None
+    } else {
+        // SAFETY: `task` is the running thread, reading its own deadline.
+        let thread_deadline = unsafe { task.deadline() };
+        if thread_deadline.is_some_and(|d| Instant::now() >= d) {
+            task.interrupt.raise(true);
+        }
+        thread_deadline
+    };
+    note_wait(task, reason);
+    let epoch = task.wait.begin_interruptible();
+    let wake = Wake::for_task(task.new_ref(), epoch);
+    if let Some(deadline) = super::interrupt::earlier(deadline, thread_deadline) {
+        add_timer(deadline, wake.clone());
+    }
+    register(wake);
+    if task.interrupt.get_after_begin().is_some() && task.wait.end(epoch, Woken::Interrupted) {
+        // Interrupted before it slept: nobody else can end this episode
+        // now, so nobody queues the thread; it just goes on.
+        return Woken::Interrupted;
+    }
+    suspend_blocked(task);
+    super::interrupt_outcome(task.wait.outcome(), &task.interrupt, thread_deadline)
+}
+
 /// `block_task` for `wait::block_once`. Inline: the join of every
 /// spawn-join goes through here (outlined, it cost 14 instructions more).
 #[inline]
@@ -105,16 +138,26 @@ pub fn yield_now() {
 }
 
 /// Sleeps until `deadline`: a myriad thread parks on a timer; an OS thread
-/// sleeps as std's does.
-pub fn sleep_until(deadline: Instant) {
+/// sleeps as std's does. `interruptible`: an interrupt (or the thread's
+/// deadline) ends the sleep early; false if it did.
+pub fn sleep_until(deadline: Instant, interruptible: bool) -> bool {
+    if interruptible {
+        while Instant::now() < deadline {
+            if super::block_interruptible(WaitReason::Sleep, Some(deadline), |_| {}) == Woken::Interrupted {
+                return false;
+            }
+        }
+        return true;
+    }
     if !context::on_myriad_thread() {
         let now = Instant::now();
         if deadline > now {
             std::thread::sleep(deadline - now);
         }
-        return;
+        return true;
     }
     while Instant::now() < deadline {
         super::block(WaitReason::Sleep, Some(deadline), |_| {});
     }
+    true
 }

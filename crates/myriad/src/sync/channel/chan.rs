@@ -147,8 +147,8 @@ fn wake(wake: Option<Wake>) {
 /// spares the reference count on the waiting thread (two atomic
 /// operations) and the compare-and-swap that ends the wait. A wait that
 /// anything else may end — a deadline, or on an OS thread the deadlock
-/// detector — goes through `wait::block`. (So must one that some future
-/// interruption could end.)
+/// detector — goes through `wait::block_in_section`, as does one that an
+/// interrupt may end (`interruptible.rs` gives its waits a deadline).
 pub(crate) fn wait_for_claim(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     if deadline.is_none() && crate::rt::context::on_myriad_thread() {
         // SAFETY: the caller stores the Wake in its `Ctx` before queuing
@@ -158,7 +158,10 @@ pub(crate) fn wait_for_claim(reason: WaitReason, deadline: Option<Instant>, regi
         unsafe { wait::block_once(reason, register) };
         Woken::Woken
     } else {
-        wait::block(reason, deadline, register)
+        // Interruptible inside `wait::interruptibly` (the `*_interruptible`
+        // operations, `interruptible.rs`), where an interrupt ends the wait
+        // as a time-out would.
+        wait::block_in_section(reason, deadline, register)
     }
 }
 

@@ -26,6 +26,7 @@
 //! and packet, on its own stack), `spin.rs` (the channel's lock).
 
 mod chan;
+mod interruptible;
 mod select;
 mod spin;
 mod waiter;
@@ -38,6 +39,7 @@ pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, 
 
 #[doc(hidden)]
 pub use chan::Chan;
+pub use interruptible::{RecvInterruptError, SendInterruptError};
 use select::Mode;
 
 pub use crate::select;
