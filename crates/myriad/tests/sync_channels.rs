@@ -518,6 +518,39 @@ fn a_thread_that_never_blocks_lets_the_thread_it_woke_run() {
     assert_eq!(count, 6);
 }
 
+/// The same with `try_recv` alone: a thread polls `try_recv` for a message
+/// from a thread it just woke, which waits behind it on its worker when
+/// placed there (the poller sends nothing in its loop, so only the budget
+/// that `try_recv` spends lets the sender run).
+#[test]
+fn a_thread_polling_try_recv_lets_the_thread_it_woke_run() {
+    let (value, polled_for) = on_myriad_thread_within(Duration::from_secs(40), || {
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<()>(0);
+        let (go_tx, go_rx) = mpsc::sync_channel::<()>(1);
+        let (tx, rx) = mpsc::channel::<u32>();
+        let child = thread::spawn(move || {
+            ready_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            tx.send(42).unwrap();
+        });
+        ready_rx.recv().unwrap();
+        go_tx.send(()).unwrap(); // wakes the child: queued on its worker
+        let start = Instant::now();
+        let value = loop {
+            if let Ok(v) = rx.try_recv() {
+                break Some(v);
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                break None; // the child never ran: its worker is held here
+            }
+        };
+        let polled_for = start.elapsed();
+        child.join().unwrap();
+        (value, polled_for)
+    });
+    assert_eq!(value, Some(42), "the woken sender never ran (polled for {polled_for:?})");
+}
+
 /// The same with a lock: a thread polls `try_lock` for a mutex that a
 /// thread on its worker holds across a sleep; the sleeper's timer fires
 /// only when the worker gets back to its scheduler.
@@ -544,4 +577,41 @@ fn a_thread_polling_try_lock_lets_the_holder_run() {
         }
         holder.join().unwrap();
     });
+}
+
+/// A value whose `Drop` blocks in `recv`, as std allows: held in an OS
+/// thread's thread-local that is destroyed after the runtime's own
+/// per-thread waiter, the receive still works (it used to panic on the
+/// destroyed thread-local).
+struct RecvOnDrop(Option<mpsc::Receiver<u32>>, std::sync::mpsc::Sender<Option<u32>>);
+
+impl Drop for RecvOnDrop {
+    fn drop(&mut self) {
+        let rx = self.0.take().unwrap();
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.recv().ok()));
+        let _ = self.1.send(got.unwrap_or(None));
+    }
+}
+
+thread_local! {
+    static RECV_ON_DROP: std::cell::RefCell<Option<RecvOnDrop>> = const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn a_blocking_recv_in_an_os_thread_local_destructor_works() {
+    let (tx, rx) = mpsc::channel::<u32>();
+    let (result_tx, result_rx) = std::sync::mpsc::channel();
+    let (tx2, rx2) = mpsc::channel::<u32>();
+    let t = std::thread::spawn(move || {
+        RECV_ON_DROP.with(|slot| *slot.borrow_mut() = Some(RecvOnDrop(Some(rx), result_tx)));
+        // The runtime's waiter is made after RECV_ON_DROP, so it is
+        // destroyed first.
+        let _ = rx2.recv_timeout(Duration::from_millis(1));
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    tx.send(7).unwrap();
+    drop(tx2);
+    let received = result_rx.recv_timeout(Duration::from_secs(20));
+    t.join().unwrap();
+    assert_eq!(received, Ok(Some(7)), "std's mpsc receives 7 here");
 }

@@ -59,19 +59,29 @@ pub struct OsWaiter {
     condvar: Condvar,
 }
 
-thread_local! {
-    static OS_WAITER: Arc<OsWaiter> = Arc::new(OsWaiter {
-        wait: WaitState::new(),
-        interrupt: InterruptFlag::new(),
-        poll_wake: std::sync::OnceLock::new(),
-        lock: Mutex::new(()),
-        condvar: Condvar::new(),
-    });
+impl OsWaiter {
+    fn new() -> OsWaiter {
+        OsWaiter {
+            wait: WaitState::new(),
+            interrupt: InterruptFlag::new(),
+            poll_wake: std::sync::OnceLock::new(),
+            lock: Mutex::new(()),
+            condvar: Condvar::new(),
+        }
+    }
 }
 
-/// The calling OS thread's waiter (for its `Thread` handle).
+thread_local! {
+    static OS_WAITER: Arc<OsWaiter> = Arc::new(OsWaiter::new());
+}
+
+/// The calling OS thread's waiter (for its `Thread` handle, and its
+/// waits). In a thread-local destructor that runs after the waiter's own
+/// (a value whose `Drop` receives from a myriad channel, as std's do), a
+/// fresh waiter serves that one wait, not interrupted and without a
+/// deadline, instead of a panic.
 pub fn os_waiter() -> Arc<OsWaiter> {
-    OS_WAITER.with(Arc::clone)
+    OS_WAITER.try_with(Arc::clone).unwrap_or_else(|_| Arc::new(OsWaiter::new()))
 }
 
 /// How long an OS thread spins before it sleeps on its condition variable
@@ -246,7 +256,7 @@ pub fn block_interruptible(reason: WaitReason, deadline: Option<Instant>, regist
         Some(task) => suspend::block_task_interruptible(task, reason, deadline, register),
         None => {
             let thread_deadline = interrupt::os_deadline();
-            let os = OS_WAITER.with(Arc::clone);
+            let os = os_waiter();
             let woken = block_os_with(&os, interrupt::earlier(deadline, thread_deadline), false, true, register);
             interrupt_outcome(woken, &os.interrupt, thread_deadline)
         }
@@ -261,7 +271,7 @@ pub fn block_interruptible(reason: WaitReason, deadline: Option<Instant>, regist
 pub fn block_in_section(reason: WaitReason, deadline: Option<Instant>, register: impl FnOnce(Wake)) -> Woken {
     let in_section = context::with_current_task(|task| match task {
         Some(task) => !task.interrupt.is_quiet() && task.interrupt.in_section(),
-        None => OS_WAITER.with(|os| os.interrupt.in_section()),
+        None => os_waiter().interrupt.in_section(),
     });
     if in_section {
         block_interruptible(reason, deadline, register)
@@ -278,7 +288,7 @@ pub fn interruptibly<R>(f: impl FnOnce() -> R) -> R {
     fn flag_do<R>(f: impl FnOnce(&InterruptFlag) -> R) -> R {
         context::with_current_task(|task| match task {
             Some(task) => f(&task.interrupt),
-            None => OS_WAITER.with(|os| f(&os.interrupt)),
+            None => f(&os_waiter().interrupt),
         })
     }
     /// Leaves the section, also when `f` panics.
@@ -327,13 +337,14 @@ pub fn current_interrupt() -> Option<Interrupted> {
         Some(task) if task.interrupt.is_quiet() => None,
         // SAFETY: `task` is the running thread, reading its own deadline.
         Some(task) => interrupt::check(&task.interrupt, unsafe { task.deadline() }),
-        None => OS_WAITER.with(|os| {
+        None => {
+            let os = os_waiter();
             if os.interrupt.is_quiet() {
                 None
             } else {
                 interrupt::check(&os.interrupt, interrupt::os_deadline())
             }
-        }),
+        }
     })
 }
 
@@ -342,7 +353,7 @@ pub fn current_interrupt() -> Option<Interrupted> {
 pub fn interrupted_error() -> std::io::Error {
     context::with_current_task(|task| match task {
         Some(task) => Interrupted::of(&task.interrupt),
-        None => OS_WAITER.with(|os| Interrupted::of(&os.interrupt)),
+        None => Interrupted::of(&os_waiter().interrupt),
     })
     .into()
 }
@@ -375,7 +386,7 @@ pub fn set_current_deadline(deadline: Option<Instant>) {
             unsafe { task.set_deadline(deadline) };
             task.interrupt.set_has_deadline(deadline.is_some());
         }
-        None => OS_WAITER.with(|os| interrupt::set_os_deadline(&os.interrupt, deadline)),
+        None => interrupt::set_os_deadline(&os_waiter().interrupt, deadline),
     })
 }
 
@@ -410,7 +421,7 @@ pub unsafe fn block_once(reason: WaitReason, register: impl FnOnce(Wake)) {
 /// thread is interrupted (its error); the thread's deadline applies.
 pub fn poll_os(fd: std::os::fd::RawFd, events: libc::c_short, deadline: Option<Instant>) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    let os = OS_WAITER.with(Arc::clone);
+    let os = os_waiter();
     let thread_deadline = interrupt::os_deadline();
     let deadline = interrupt::earlier(deadline, thread_deadline);
     if os.poll_wake.get().is_none() {
@@ -469,7 +480,7 @@ pub fn poll_os(fd: std::os::fd::RawFd, events: libc::c_short, deadline: Option<I
 /// Blocks an OS thread. `may_give_up`: the deadlock detector may end the
 /// wait (returning `Woken::Abandoned`) before a `Wake` does.
 fn block_os(deadline: Option<Instant>, may_give_up: bool, register: impl FnOnce(Wake)) -> Woken {
-    block_os_with(&OS_WAITER.with(Arc::clone), deadline, may_give_up, false, register)
+    block_os_with(&os_waiter(), deadline, may_give_up, false, register)
 }
 
 /// `block_os` for the OS thread of `os`; `interruptible`: an interrupt may
@@ -482,13 +493,17 @@ fn block_os_with(
     register: impl FnOnce(Wake),
 ) -> Woken {
     let epoch = if interruptible { os.wait.begin_interruptible() } else { os.wait.begin(false) };
+    // `register` first: a caller may hold a spin lock until it has queued
+    // the `Wake` (a channel), and publishing the wait takes a mutex the
+    // deadlock detector also takes. The episode is current already, so a
+    // `Wake` used meanwhile just ends it early.
+    register(Wake { waiter: Waiter::Os(os.clone()), epoch });
     let main = may_give_up && deadline.is_none() && is_main_thread();
     if main {
         // For the deadlock detector: the main thread waits with nothing
         // but a myriad wake-up to end it.
         *MAIN_WAIT.lock() = Some((os.clone(), epoch));
     }
-    register(Wake { waiter: Waiter::Os(os.clone()), epoch });
     if interruptible && os.interrupt.get_after_begin().is_some() {
         // Interrupted before the wait began: end it ourselves (or see
         // that the interrupter, or a `Wake`, did).

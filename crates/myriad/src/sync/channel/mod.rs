@@ -160,8 +160,14 @@ impl<T> Sender<T> {
     }
 
     /// Sends if possible without blocking.
+    ///
+    /// A myriad thread that calls it in a loop yields its worker now and
+    /// then (`rt/coop.rs`), so a receiver pinned to the same worker runs.
     pub fn try_send(&self, message: T) -> Result<(), TrySendError<T>> {
-        self.chan.try_send(message)
+        let sent = self.chan.try_send(message);
+        // After the message (or the one handed back) has left the lock.
+        crate::rt::coop::spend();
+        sent
     }
 
     /// Sends, waiting for `timeout` at most.
@@ -223,8 +229,13 @@ impl<T> Receiver<T> {
     /// drop(tx);
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     /// ```
+    ///
+    /// A myriad thread that polls it yields its worker now and then
+    /// (`rt/coop.rs`), so a sender pinned to the same worker runs.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        let received = self.chan.try_recv();
+        crate::rt::coop::spend();
+        received
     }
 
     /// Receives, waiting for `timeout` at most.

@@ -11,6 +11,7 @@
 //! rounds of spinning.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -37,7 +38,7 @@ impl<T> SpinLock<T> {
         if self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.lock_contended();
         }
-        SpinGuard { lock: self }
+        SpinGuard { lock: self, _like: PhantomData }
     }
 
     #[cold]
@@ -57,6 +58,10 @@ impl<T> SpinLock<T> {
 /// Access to a [`SpinLock`]'s value; unlocks when dropped.
 pub(crate) struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
+    /// Shares like `&mut T`: `Sync` only if `T` is (a `&SpinLock` alone
+    /// would make the guard `Sync` for any `T: Send`, handing `&T` to
+    /// several threads).
+    _like: PhantomData<&'a mut T>,
 }
 
 impl<T> Deref for SpinGuard<'_, T> {
