@@ -1,7 +1,10 @@
 //! What interception costs, in one run (issue 15): with 5,000 myriad
 //! threads, unmodified std calls against myriad's own.
 //!
-//! `cargo run --release -p interop --features intercept --example intercept_bench`
+//! `cargo run --release -p myriad-bench --features intercept --example intercept`
+//!
+//! (An example rather than a measure of the bench binary: the feature
+//! would put every libc call of the other measures through interception.)
 //!
 //! * sleep: 5,000 threads each sleep 100 ms, with `std::thread::sleep`
 //!   (intercepted) and with `myriad::thread::sleep`;
