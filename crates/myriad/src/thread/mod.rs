@@ -355,6 +355,7 @@ pub fn current() -> Thread {
 ///
 /// An interrupt (or the thread's deadline) ends it too, as a spurious
 /// wake-up: check [`Thread::is_interrupted`] in the loop around it.
+#[inline]
 pub fn park() {
     park_inner(None, true);
 }

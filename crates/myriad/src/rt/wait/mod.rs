@@ -566,6 +566,7 @@ pub fn panic_main_thread() {
 /// ends it too, as a spurious wake-up, leaving the interrupt flag raised.
 /// An interrupt ends a park by unparking (`interrupt_task`), so the wait
 /// itself is the plain one.
+#[inline]
 pub fn park_task(task: &Task, deadline: Option<Instant>, interruptible: bool) {
     if interruptible && !task.interrupt.is_quiet() {
         // Interrupted, or a deadline of its own.
