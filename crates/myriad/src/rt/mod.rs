@@ -293,6 +293,7 @@ impl Runtime {
     ///
     /// Everything `f` and `packet` borrow must outlive the thread (scoped
     /// threads guarantee it by joining before the scope ends).
+    #[inline]
     pub unsafe fn spawn_unchecked<P, F>(
         &'static self,
         name: Option<String>,

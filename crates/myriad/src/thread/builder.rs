@@ -64,6 +64,7 @@ impl Builder {
     /// cannot be created (for instance at the memory-mapping limit; the
     /// error names `vm.max_map_count`).
     #[track_caller]
+    #[inline]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -104,6 +105,7 @@ impl Builder {
     ///
     /// What `f` and `T` borrow must outlive the thread.
     #[track_caller]
+    #[inline]
     unsafe fn spawn_unchecked<'scope, F, T>(
         self,
         f: F,

@@ -215,6 +215,7 @@ impl Thread {
     }
 
     /// As `task`, by value.
+    #[inline]
     pub(crate) fn into_task(self) -> Option<TaskRef> {
         match self.inner {
             Inner::Myriad(task) => Some(task),
