@@ -372,13 +372,14 @@ fn select_timeout_does_not_lose_messages() {
                     Ok(v) => got.push(v),
                     Err(_) => return got,
                 },
-                default(Duration::from_micros(50)) => {}
+                default(short_timeout(50)) => {}
             }
         }
     });
     let mut sent = Vec::new();
-    for i in 0..2_000 {
-        match tx.send_timeout(i, Duration::from_micros(70)) {
+    // Scaled under valgrind, where the 2,000 racing rounds took ten minutes.
+    for i in 0..scaled(2_000, 200) as u32 {
+        match tx.send_timeout(i, short_timeout(70)) {
             Ok(()) => sent.push(i),
             Err(SendTimeoutError::Timeout(_)) => {}
             Err(e) => panic!("{e:?}"),
