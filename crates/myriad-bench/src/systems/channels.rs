@@ -26,13 +26,15 @@ use crate::calib::Calib;
 /// The capacity of the stream workload's channel.
 pub const STREAM_CAPACITY: usize = 64;
 
-/// myriad: `sync_channel(0)` ping-pong between two myriad threads.
-pub fn myriad_handoff(mut cal: Calib) {
-    use myriad::sync::mpsc::sync_channel;
-    let cal = myriad::thread::spawn(move || {
-        let (ping_tx, ping_rx) = sync_channel::<u64>(0);
-        let (pong_tx, pong_rx) = sync_channel::<u64>(0);
-        let ponger = myriad::thread::spawn(move || {
+/// The rendezvous ping-pong on a std-shaped API (myriad's mirrors std's):
+/// `$spawn` starts the ponger, `$sync_channel` makes the channels; the
+/// calling thread drives it. Evaluates to the filled `Calib`.
+macro_rules! sync_channel_handoff {
+    ($spawn:path, $sync_channel:path, $cal:ident) => {{
+        let mut cal = $cal;
+        let (ping_tx, ping_rx) = $sync_channel(0);
+        let (pong_tx, pong_rx) = $sync_channel(0);
+        let ponger = $spawn(move || {
             for v in ping_rx.iter() {
                 if pong_tx.send(v + 1).is_err() {
                     return;
@@ -52,19 +54,16 @@ pub fn myriad_handoff(mut cal: Calib) {
         ponger.join().unwrap();
         black_box(v);
         cal
-    })
-    .join()
-    .expect("controller thread panicked");
-    emit_samples(&cal);
+    }};
 }
 
-/// myriad: a `sync_channel(STREAM_CAPACITY)` stream between two myriad
-/// threads.
-pub fn myriad_stream(mut cal: Calib) {
-    use myriad::sync::mpsc::sync_channel;
-    let cal = myriad::thread::spawn(move || {
-        let (tx, rx) = sync_channel::<u64>(STREAM_CAPACITY);
-        let producer = myriad::thread::spawn(move || {
+/// The stream on a std-shaped API: a producer started with `$spawn` fills
+/// a `$sync_channel(STREAM_CAPACITY)` the calling thread drains.
+macro_rules! sync_channel_stream {
+    ($spawn:path, $sync_channel:path, $cal:ident) => {{
+        let mut cal = $cal;
+        let (tx, rx) = $sync_channel(STREAM_CAPACITY);
+        let producer = $spawn(move || {
             let mut i = 0u64;
             while tx.send(i).is_ok() {
                 i += 1;
@@ -80,6 +79,24 @@ pub fn myriad_stream(mut cal: Calib) {
         drop(rx);
         producer.join().unwrap();
         cal
+    }};
+}
+
+/// myriad: `sync_channel(0)` ping-pong between two myriad threads.
+pub fn myriad_handoff(cal: Calib) {
+    let cal = myriad::thread::spawn(move || {
+        sync_channel_handoff!(myriad::thread::spawn, myriad::sync::mpsc::sync_channel, cal)
+    })
+    .join()
+    .expect("controller thread panicked");
+    emit_samples(&cal);
+}
+
+/// myriad: a `sync_channel(STREAM_CAPACITY)` stream between two myriad
+/// threads.
+pub fn myriad_stream(cal: Calib) {
+    let cal = myriad::thread::spawn(move || {
+        sync_channel_stream!(myriad::thread::spawn, myriad::sync::mpsc::sync_channel, cal)
     })
     .join()
     .expect("controller thread panicked");
@@ -87,50 +104,14 @@ pub fn myriad_stream(mut cal: Calib) {
 }
 
 /// std: `std::sync::mpsc::sync_channel(0)` ping-pong between OS threads.
-pub fn std_handoff(mut cal: Calib) {
-    use std::sync::mpsc::sync_channel;
-    let (ping_tx, ping_rx) = sync_channel::<u64>(0);
-    let (pong_tx, pong_rx) = sync_channel::<u64>(0);
-    let ponger = std::thread::spawn(move || {
-        for v in ping_rx.iter() {
-            if pong_tx.send(v + 1).is_err() {
-                return;
-            }
-        }
-    });
-    let mut v = 0u64;
-    while let Some(n) = cal.next() {
-        let t = Instant::now();
-        for _ in 0..n {
-            ping_tx.send(v).unwrap();
-            v = pong_rx.recv().unwrap();
-        }
-        cal.record(n, t.elapsed());
-    }
-    drop(ping_tx);
-    ponger.join().unwrap();
-    black_box(v);
+pub fn std_handoff(cal: Calib) {
+    let cal = sync_channel_handoff!(std::thread::spawn, std::sync::mpsc::sync_channel, cal);
     emit_samples(&cal);
 }
 
 /// std: a `sync_channel(STREAM_CAPACITY)` stream between OS threads.
-pub fn std_stream(mut cal: Calib) {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(STREAM_CAPACITY);
-    let producer = std::thread::spawn(move || {
-        let mut i = 0u64;
-        while tx.send(i).is_ok() {
-            i += 1;
-        }
-    });
-    while let Some(n) = cal.next() {
-        let t = Instant::now();
-        for _ in 0..n {
-            black_box(rx.recv().unwrap());
-        }
-        cal.record(n, t.elapsed());
-    }
-    drop(rx);
-    producer.join().unwrap();
+pub fn std_stream(cal: Calib) {
+    let cal = sync_channel_stream!(std::thread::spawn, std::sync::mpsc::sync_channel, cal);
     emit_samples(&cal);
 }
 
