@@ -31,10 +31,10 @@
 //! cheap; a burst's cells are reused by the next burst.
 
 use std::alloc::{self, Layout};
+use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 
 use super::lock::Mutex;
-use super::worker;
 
 /// Cells are sized in multiples of this (and carved at multiples of it
 /// from a page-aligned block, so every cached cell is aligned to it).
@@ -197,11 +197,31 @@ fn map_block() -> usize {
     map as usize
 }
 
+thread_local! {
+    /// The cache of the worker on this OS thread (null: not a worker).
+    static WORKER_CACHE: Cell<*const RefCell<CellCache>> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes `cache` the one this OS thread's spawns and frees use (null: none
+/// again, in a forked child). The worker calls this when its OS thread
+/// starts.
+///
+/// # Safety
+///
+/// A non-null `cache` stays valid, and is used only on this OS thread,
+/// for as long as it is installed.
+pub unsafe fn install(cache: *const RefCell<CellCache>) {
+    WORKER_CACHE.with(|installed| installed.set(cache));
+}
+
 /// Runs `f` on this worker's cache; `None` off the workers (or while the
 /// cache is in use, which cannot happen: `f` runs no other code).
 fn with_cache<R>(f: impl FnOnce(&mut CellCache) -> R) -> Option<R> {
-    let local = worker::local()?;
-    let mut cache = local.cells.try_borrow_mut().ok()?;
+    let cache = WORKER_CACHE.with(Cell::get);
+    // SAFETY: a non-null pointer was installed by this OS thread's worker,
+    // which keeps it valid while installed (`install`'s contract).
+    let cache = unsafe { cache.as_ref() }?;
+    let mut cache = cache.try_borrow_mut().ok()?;
     Some(f(&mut cache))
 }
 

@@ -47,7 +47,7 @@ pub fn spend() {
             (true, false)
         }
     });
-    if exhausted || (check_timers && super::worker::local().is_some_and(|local| local.timer_due())) {
+    if exhausted || (check_timers && super::timer::due_now()) {
         yield_turn();
     }
 }

@@ -35,17 +35,23 @@
 //!
 //! # How the parts fit
 //!
-//! Each layer uses only the ones below it; the one pair of files meant to
-//! use each other is the scheduler and the wait primitive (`worker.rs` and
-//! `wait/suspend.rs`), as Go's `schedule` and `gopark` are. Three more
-//! pairs still do, to be undone: `task.rs` and `wait/` (a thread holds its
-//! wait state, waits queue threads), `cell_cache.rs` and `uring.rs` with
-//! `worker.rs` (each finds the running worker's cache or ring through it).
+//! Each layer uses only the ones below it, with one knot at the core, as
+//! in Go's `runtime2.go` and `proc.go`: a thread (`task.rs`), the wait
+//! primitive (`wait/`) and the scheduler (`worker.rs`) use each other,
+//! because a thread holds the `Wake` of whoever joins it, a `Wake` puts a
+//! thread back on its worker's run queue, and the worker fires timers
+//! that hold `Wake`s. The one pair of files that import each other is
+//! `task.rs` and `wait/mod.rs` (besides a module and its children);
+//! `scripts/rt_layers.py` checks that in CI. Everything else reaches the
+//! worker it runs on through `context.rs` (the running thread, the
+//! worker's number) or through what the worker installs on its OS thread
+//! when it starts (its cell cache in `cell_cache.rs`, its ring in
+//! `uring.rs`, its next timer deadline in `timer.rs`).
 //!
 //! * **Threads.** `task.rs` is a thread's control block and the cell it
 //!   lives in, `task_state.rs` its reference count and join protocol;
 //!   `stack.rs` and `overflow.rs` give it a guarded stack; `context.rs`
-//!   says which thread runs on this OS thread.
+//!   says which thread runs on this OS thread, and which worker it is.
 //! * **Waiting.** `wait/` is the one blocking primitive (`mod.rs`: wait
 //!   episodes and `Wake`s; `state.rs`: the atomic wait-state word;
 //!   `token.rs`: `park`/`unpark`'s token and handshake; `suspend.rs`: a

@@ -58,7 +58,7 @@ use super::context;
 use super::lock::Mutex;
 use super::wait::WaitReason;
 use super::wait::{self, Wake, Woken};
-use super::{worker, Runtime};
+use super::Runtime;
 
 /// Which way an operation moves data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +141,7 @@ impl Registration {
     /// OS thread, with a worker chosen by descriptor number).
     fn new(fd: RawFd) -> io::Result<Registration> {
         let rt = Runtime::get()?;
-        let worker = worker::local().map_or((fd as usize) % rt.workers().len(), |local| local.index());
+        let worker = context::current_worker().unwrap_or((fd as usize) % rt.workers().len());
         let source = Arc::new(Source {
             readiness: AtomicU32::new(0),
             readers: Mutex::new(Vec::new()),

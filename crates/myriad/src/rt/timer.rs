@@ -8,6 +8,7 @@
 //! outnumber the live ones, so a server that sets long read timeouts and
 //! is mostly woken early does not grow the heap without bound.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::Instant;
@@ -78,4 +79,30 @@ impl Timers {
         }
         fired
     }
+}
+
+thread_local! {
+    /// The earliest deadline of the timers of the worker on this OS thread.
+    static NEXT_DUE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Publishes the earliest deadline of this worker's timers (after the
+/// heap changed), for `due_now` and the scheduler loop. Worker only.
+#[inline]
+pub fn publish_next_due(deadline: Option<Instant>) {
+    NEXT_DUE.with(|next| next.set(deadline));
+}
+
+/// The earliest deadline of the timers of the worker on this OS thread.
+#[inline]
+pub fn next_due() -> Option<Instant> {
+    NEXT_DUE.with(Cell::get)
+}
+
+/// Whether a timer of the worker on this OS thread is due: the running
+/// thread should let the scheduler fire it (`coop.rs` asks, every few
+/// operations). Reads the clock only while a timer is pending.
+#[inline]
+pub fn due_now() -> bool {
+    next_due().is_some_and(|due| Instant::now() >= due)
 }

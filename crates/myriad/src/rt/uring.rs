@@ -27,6 +27,7 @@
 //! turns it off. Without it, [`submit`] returns `None` and callers fall
 //! back to the offload pool (`crate::blocking`).
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -37,9 +38,9 @@ use io_uring::{squeue, IoUring};
 use super::context;
 use super::event_fd::EventFd;
 use super::lock::Mutex;
+use super::poller::Poller;
 use super::wait::WaitReason;
 use super::wait::{self, Wake, Woken};
-use super::worker::{self, WorkerShared};
 
 /// Submission queue entries per worker ring.
 const RING_ENTRIES: u32 = 256;
@@ -88,13 +89,70 @@ struct Slot {
 /// slot's address is never 0).
 const CANCEL: u64 = 0;
 
+/// A worker's ring, made the first time one of its threads does file IO
+/// (many programs never do), with the poller token its completions come
+/// under.
+pub struct WorkerRing {
+    ring: OnceLock<io::Result<Ring>>,
+    token: u64,
+}
+
+impl WorkerRing {
+    /// A worker's ring, not made yet; its completions will come to the
+    /// worker's poller under `token`.
+    pub fn new(token: u64) -> WorkerRing {
+        WorkerRing { ring: OnceLock::new(), token }
+    }
+
+    /// The ring, made now if it was not, signalling `poller`.
+    pub fn get_or_make(&self, poller: &Poller) -> io::Result<&Ring> {
+        match self.ring.get_or_init(|| Ring::new(poller, self.token)) {
+            Ok(ring) => Ok(ring),
+            Err(err) => Err(io::Error::new(err.kind(), err.to_string())),
+        }
+    }
+
+    /// The ring, if it was made.
+    pub fn made(&self) -> Option<&Ring> {
+        self.ring.get().and_then(|ring| ring.as_ref().ok())
+    }
+}
+
+thread_local! {
+    /// The ring of the worker on this OS thread, and that worker's poller
+    /// (null: not a worker).
+    static WORKER_RING: Cell<(*const WorkerRing, *const Poller)> =
+        const { Cell::new((std::ptr::null(), std::ptr::null())) };
+}
+
+/// Makes `ring` (signalling `poller`) the one this OS thread's file IO
+/// uses (null: none again, in a forked child). The worker calls this when
+/// its OS thread starts.
+///
+/// # Safety
+///
+/// Non-null pointers stay valid for as long as they are installed.
+pub unsafe fn install(ring: *const WorkerRing, poller: *const Poller) {
+    WORKER_RING.with(|installed| installed.set((ring, poller)));
+}
+
+/// The ring of the worker on this OS thread: `None` off the workers.
+fn worker_ring() -> Option<io::Result<&'static Ring>> {
+    let (ring, poller) = WORKER_RING.with(Cell::get);
+    // SAFETY: non-null pointers were installed by this OS thread's worker,
+    // whose ring and poller live as long as the process (workers never
+    // exit; `install`'s contract).
+    let (ring, poller) = unsafe { (ring.as_ref()?, poller.as_ref()?) };
+    Some(ring.get_or_make(poller))
+}
+
 impl Ring {
-    /// A new ring whose completions are signalled to `worker`'s poller.
-    pub fn new(worker: &WorkerShared, token: u64) -> io::Result<Ring> {
+    /// A new ring whose completions are signalled to `poller` under `token`.
+    fn new(poller: &Poller, token: u64) -> io::Result<Ring> {
         let ring = IoUring::new(RING_ENTRIES)?;
         let eventfd = EventFd::new()?;
         ring.submitter().register_eventfd(eventfd.as_raw_fd())?;
-        worker.poller.add(eventfd.as_raw_fd(), (libc::EPOLLIN | libc::EPOLLET) as u32, token)?;
+        poller.add(eventfd.as_raw_fd(), (libc::EPOLLIN | libc::EPOLLET) as u32, token)?;
         Ok(Ring { ring: Mutex::new(ring), eventfd, in_flight: AtomicUsize::new(0) })
     }
 
@@ -210,11 +268,10 @@ pub unsafe fn submit(op: &'static str, entry: squeue::Entry) -> Option<io::Resul
     if !available() {
         return None;
     }
-    let local = worker::local()?;
     if !context::on_myriad_thread() {
         return None;
     }
-    let ring = match local.ring() {
+    let ring = match worker_ring()? {
         Ok(ring) => ring,
         Err(err) => {
             super::report::warn(&format!("myriad: cannot set up an io_uring ring ({err}); using the offload pool"));

@@ -58,7 +58,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::io;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -66,7 +65,7 @@ use std::time::{Duration, Instant};
 use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
-use super::cell_cache::CellCache;
+use super::cell_cache::{self, CellCache};
 use super::context;
 use super::fatal::AbortOnUnwind;
 use super::inbox::Inbox;
@@ -78,8 +77,8 @@ use super::reactor;
 use super::registry::Registry;
 use super::stack::{StackPool, DECAY_STEP};
 use super::task::{Switch, Task, TaskRef, NOT_STARTED};
-use super::timer::Timers;
-use super::uring::Ring;
+use super::timer::{self, Timers};
+use super::uring::{self, Ring, WorkerRing};
 use super::wait::Wake;
 use super::watch::{self, OsThreadId, WorkerWatch};
 use super::Runtime;
@@ -108,8 +107,8 @@ pub struct WorkerShared {
     poll_lock: Mutex<()>,
     /// Descriptors registered with `poller`.
     registrations: AtomicUsize,
-    /// This worker's io_uring ring, created on first use.
-    ring: OnceLock<io::Result<Ring>>,
+    /// This worker's io_uring ring, made on first use.
+    ring: WorkerRing,
     /// Entries in this worker's timer heap (written by the worker).
     pub timers_pending: AtomicUsize,
     /// Started threads pinned here, and how many of them were runnable,
@@ -139,7 +138,7 @@ impl WorkerShared {
             stealer,
             poller,
             poll_lock: Mutex::new(()),
-            ring: OnceLock::new(),
+            ring: WorkerRing::new(RING_TOKEN),
             registrations: AtomicUsize::new(0),
             running_id: AtomicU64::new(0),
             timers_pending: AtomicUsize::new(0),
@@ -238,19 +237,11 @@ impl WorkerShared {
         if let Some(at) = events[..n].iter().position(|e| e.u64 == RING_TOKEN) {
             events.copy_within(at + 1..n, at);
             n -= 1;
-            if let Some(Ok(ring)) = self.ring.get() {
+            if let Some(ring) = self.ring.made() {
                 ring.reap();
             }
         }
         reactor::dispatch(&events[..n]);
-    }
-
-    /// This worker's io_uring ring.
-    pub fn ring(&self) -> io::Result<&Ring> {
-        match self.ring.get_or_init(|| Ring::new(self, RING_TOKEN)) {
-            Ok(ring) => Ok(ring),
-            Err(err) => Err(io::Error::new(err.kind(), err.to_string())),
-        }
     }
 
     /// Whether this worker has descriptors registered.
@@ -262,7 +253,7 @@ impl WorkerShared {
     /// else would notice: readiness of its descriptors, or completions of
     /// its io_uring ring. A busy worker polls (without waiting) only then.
     pub fn has_io_to_poll(&self) -> bool {
-        self.has_registrations() || self.ring.get().is_some_and(|ring| ring.as_ref().is_ok_and(Ring::has_in_flight))
+        self.has_registrations() || self.ring.made().is_some_and(Ring::has_in_flight)
     }
 
     /// Counts a descriptor added to this worker's poller.
@@ -301,12 +292,12 @@ pub struct Local {
     shared: &'static WorkerShared,
     ready: RefCell<VecDeque<TaskRef>>,
     unstarted: Deque<TaskRef>,
+    /// Its deadlines; the earliest (stale entries included) is published
+    /// in `timer::next_due`, for the coop budget to see.
     timers: RefCell<Timers>,
-    /// The earliest deadline in `timers` (stale entries included), if any.
-    next_timer: Cell<Option<Instant>>,
     pub stacks: RefCell<StackPool>,
     /// Memory of freed thread cells, for the next spawns (`cell_cache.rs`).
-    pub cells: RefCell<CellCache>,
+    cells: RefCell<CellCache>,
     /// Every started thread pinned here (for `rt::dump`); each task knows
     /// its index. The pointers are valid: a registered task is alive (it is
     /// queued, running, or holds its own reference while blocked).
@@ -339,6 +330,13 @@ pub fn local() -> Option<&'static Local> {
 pub fn forget_worker() {
     LOCAL.with(|l| l.set(std::ptr::null()));
     context::set_running(std::ptr::null());
+    context::set_worker(None);
+    timer::publish_next_due(None);
+    // SAFETY: null uninstalls.
+    unsafe {
+        cell_cache::install(std::ptr::null());
+        uring::install(std::ptr::null(), std::ptr::null());
+    }
 }
 
 /// Makes a woken, started thread runnable on the worker it is pinned to.
@@ -385,7 +383,6 @@ impl Local {
             ready: RefCell::new(VecDeque::new()),
             unstarted,
             timers: RefCell::new(Timers::new()),
-            next_timer: Cell::new(None),
             stacks: RefCell::new(StackPool::new()),
             cells: RefCell::new(CellCache::default()),
             registry: RefCell::new(Registry::default()),
@@ -395,16 +392,6 @@ impl Local {
             ticks: Cell::new(0),
             next_decay: Cell::new(Instant::now() + DECAY_STEP),
         }
-    }
-
-    /// This worker's number.
-    pub fn index(&self) -> usize {
-        self.shared.index
-    }
-
-    /// This worker's io_uring ring.
-    pub fn ring(&self) -> io::Result<&Ring> {
-        self.shared.ring()
     }
 
     /// The time at the worker's last look outside: when a wait begins, to
@@ -418,7 +405,7 @@ impl Local {
         let mut timers = self.timers.borrow_mut();
         timers.insert(deadline, wake);
         self.shared.timers_pending.store(timers.len(), Ordering::Relaxed);
-        self.next_timer.set(timers.next_deadline());
+        timer::publish_next_due(timers.next_deadline());
     }
 
     /// The worker loop. Never returns.
@@ -428,6 +415,14 @@ impl Local {
         // threads waiting for ever. Never disarmed: the loop never ends.
         let _abort = AbortOnUnwind(|| format!("myriad worker {} unwound out of its scheduler loop", self.shared.index));
         LOCAL.with(|l| l.set(self));
+        context::set_worker(Some(self.shared.index));
+        // SAFETY: this `Local` and its worker's `WorkerShared` live until
+        // the process exits (this loop never returns; the runtime is
+        // never dropped), and the cache is used only on this OS thread.
+        unsafe {
+            cell_cache::install(&self.cells);
+            uring::install(&self.shared.ring, &self.shared.poller);
+        }
         self.shared.os_thread.get_or_init(OsThreadId::current);
         self.shared.watch.set_registry(&self.registry);
         overflow::ensure_alternate_stack();
@@ -578,7 +573,7 @@ impl Local {
         let mut timers = self.timers.borrow_mut();
         timers.fire(now);
         self.shared.timers_pending.store(timers.len(), Ordering::Relaxed);
-        self.next_timer.set(timers.next_deadline());
+        timer::publish_next_due(timers.next_deadline());
         drop(timers);
         // Timers wake only threads pinned here, queued at the back in
         // deadline order: move them to the front, in that order.
@@ -595,20 +590,12 @@ impl Local {
     /// is pending, so switches without timers cost nothing more.
     #[inline]
     fn fire_due_timers(&self) {
-        if let Some(due) = self.next_timer.get() {
+        if let Some(due) = timer::next_due() {
             let now = Instant::now();
             if now >= due {
                 self.fire_timers(now);
             }
         }
-    }
-
-    /// Whether a timer of this worker is due: the running thread should
-    /// let the scheduler fire it (`coop.rs` asks, every few operations).
-    /// Reads the clock only while a timer is pending.
-    #[inline]
-    pub fn timer_due(&self) -> bool {
-        self.next_timer.get().is_some_and(|due| Instant::now() >= due)
     }
 
     /// Snapshots the threads pinned here for `rt::dump`.

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::super::dump::Dump;
-use super::super::{wait, worker, Runtime};
+use super::super::{context, wait, Runtime};
 use super::stall::stalled_threads;
 
 /// Takes a snapshot of every myriad thread: id, name, worker, state, what
@@ -41,7 +41,7 @@ pub fn dump() -> Dump {
     }
     let deadline = start + Duration::from_secs(1);
     let mut answers = requests.answers.lock();
-    let on_worker = worker::local().map(|l| l.index());
+    let on_worker = context::current_worker();
     loop {
         // Stalled workers cannot answer; they are looked into below.
         let missing = workers
