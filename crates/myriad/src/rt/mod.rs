@@ -68,9 +68,13 @@
 //!   announcement), `registry.rs` (its started threads), `cell_cache.rs`
 //!   (memory for the next thread cells) and `timer.rs` (its deadlines).
 //! * **IO drivers.** `poller.rs` is how a worker sleeps (epoll, with an
-//!   `event_fd.rs` to be woken); `reactor.rs` turns socket readiness into
-//!   wake-ups; `uring.rs` runs file operations on a per-worker io_uring
-//!   ring; `offload.rs` is the pool behind `myriad::blocking`.
+//!   `event_fd.rs` to be woken); `readiness.rs` is what epoll says about
+//!   a descriptor (its readiness word and waiting threads) and the
+//!   dispatch of events; `uring.rs` runs file operations on a per-worker
+//!   io_uring ring; `io_driver.rs` is a worker's IO (poller, registered
+//!   descriptors, ring) and its poll step; `reactor.rs` registers
+//!   descriptors and makes IO on them wait for readiness (`IoFd`);
+//!   `offload.rs` is the pool behind `myriad::blocking`.
 //! * **Process.** `config.rs` settles the configuration; `fork.rs` makes
 //!   a forked child safe; `fatal.rs` aborts on what cannot be recovered;
 //!   `fd_table.rs` grows the kernel's descriptor table ahead of need, off
@@ -95,6 +99,7 @@ mod fatal;
 mod fd_table;
 mod fork;
 mod inbox;
+mod io_driver;
 mod kernel;
 pub(crate) mod locals;
 pub(crate) mod lock;
@@ -105,6 +110,7 @@ mod overflow;
 mod panic_hook;
 mod poller;
 pub(crate) mod reactor;
+mod readiness;
 mod registry;
 pub(crate) mod report;
 pub(crate) mod stack;

@@ -7,11 +7,11 @@
 //!
 //! Waiting needs a registration: the descriptor is added to the epoll
 //! instance of the worker whose thread first waits on it (edge-triggered,
-//! for reading and writing at once), with a pointer to its `Source`. The
-//! worker's poller (`poller.rs`) reports events in the same wait that
-//! covers timers and wake-ups; `dispatch` records them in the source's
-//! readiness word and uses the `Wake` of the thread waiting in that
-//! direction, if any.
+//! for reading and writing at once), with a pointer to its `Source`
+//! (`readiness.rs`). The worker's poll step (`io_driver.rs`) gets events
+//! in the same wait that covers timers and wake-ups;
+//! `readiness::dispatch` records them in the source's readiness word and
+//! uses the `Wake`s of the threads waiting in that direction, if any.
 //!
 //! # Readiness
 //!
@@ -28,18 +28,15 @@
 //! After any wake-up the operation is tried once regardless of the bits
 //! (a `shutdown` wakes waiters without an event).
 //!
-//! No edge is lost: a waiting thread stores its `Wake` first and then looks
-//! at the readiness bits; an event sets the bits first and then takes the
-//! `Wake`, both under the waiter slot's mutex. Whichever comes second sees
-//! the other's write, so either the thread wakes itself and retries, or the
-//! event wakes it.
+//! No edge is lost between a thread that starts to wait and an event
+//! (`Source::wait_for`; see `readiness.rs`).
 //!
 //! A registration is removed from epoll (`EPOLL_CTL_DEL`) before its
 //! descriptor is closed. The epoll instance still holds a pointer to the
 //! source, and the worker may be dispatching a batch of events that came
 //! before the removal, so the source is *retired* to the worker, which
 //! releases it just before its next `epoll_wait` — after every event that
-//! could name it has been handled.
+//! could name it has been handled (`io_driver.rs`).
 //!
 //! On an OS thread, waiting is `poll(2)` on the descriptor: it blocks that
 //! OS thread, as std would, and needs no registration; OS threads always
@@ -50,84 +47,15 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::context;
-use super::lock::Mutex;
+pub use super::readiness::Direction;
+use super::readiness::{ready_bit, ready_mask, Source};
 use super::wait::WaitReason;
-use super::wait::{self, Wake, Woken};
+use super::wait::{self, Woken};
 use super::Runtime;
-
-/// Which way an operation moves data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    Read,
-    Write,
-}
-
-const READABLE: u32 = 1;
-const WRITABLE: u32 = 2;
-/// Hang-up or error, one bit per direction: an operation in that direction
-/// is tried (and reports what happened) until it says `EAGAIN` (a datagram
-/// socket still does after a hang-up; then the bit is cleared like the
-/// others, so that waits do not turn into a busy loop).
-const READ_CLOSED: u32 = 4;
-const WRITE_CLOSED: u32 = 8;
-/// One step of the event tick in the upper bits of the readiness word.
-const TICK: u32 = 1 << 8;
-
-/// What epoll's event data points to.
-pub struct Source {
-    readiness: AtomicU32,
-    /// The threads waiting to read and to write: usually none or one, but
-    /// several threads may wait on one socket (say, acceptors sharing a
-    /// listener), and an event wakes them all to retry.
-    readers: Mutex<Vec<Wake>>,
-    writers: Mutex<Vec<Wake>>,
-}
-
-impl Source {
-    fn waiter(&self, direction: Direction) -> &Mutex<Vec<Wake>> {
-        match direction {
-            Direction::Read => &self.readers,
-            Direction::Write => &self.writers,
-        }
-    }
-
-    fn wake(&self, direction: Direction) {
-        let waiters = std::mem::take(&mut *self.waiter(direction).lock());
-        for wake in waiters {
-            wake.wake();
-        }
-    }
-}
-
-fn bit(direction: Direction) -> u32 {
-    match direction {
-        Direction::Read => READABLE,
-        Direction::Write => WRITABLE,
-    }
-}
-
-/// The bits that let an operation in `direction` go ahead.
-fn ready_mask(direction: Direction) -> u32 {
-    match direction {
-        Direction::Read => READABLE | READ_CLOSED,
-        Direction::Write => WRITABLE | WRITE_CLOSED,
-    }
-}
-
-impl Source {
-    /// Clears `bits` if no event has been dispatched since `seen` was read
-    /// (before the syscall that found the descriptor not ready).
-    fn clear(&self, seen: u32, bits: u32) {
-        let _ = self.readiness.fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
-            (now & !(TICK - 1) == seen & !(TICK - 1)).then_some(now & !bits)
-        });
-    }
-}
 
 /// A descriptor registered with one worker's epoll instance.
 struct Registration {
@@ -142,20 +70,8 @@ impl Registration {
     fn new(fd: RawFd) -> io::Result<Registration> {
         let rt = Runtime::get()?;
         let worker = context::current_worker().unwrap_or((fd as usize) % rt.workers().len());
-        let source = Arc::new(Source {
-            readiness: AtomicU32::new(0),
-            readers: Mutex::new(Vec::new()),
-            writers: Mutex::new(Vec::new()),
-        });
-        let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
-        let data = Arc::into_raw(source.clone()) as u64;
-        if let Err(err) = rt.workers()[worker].poller.add(fd, flags as u32, data) {
-            // SAFETY: the pointer came from `Arc::into_raw` just above and
-            // epoll did not take it.
-            drop(unsafe { Arc::from_raw(data as *const Source) });
-            return Err(err);
-        }
-        rt.workers()[worker].registered();
+        let source = Arc::new(Source::new());
+        rt.workers()[worker].io.register(fd, source.clone())?;
         super::fd_table::note_open(fd);
         Ok(Registration { fd, worker, source })
     }
@@ -172,19 +88,7 @@ impl Registration {
             Direction::Write => "write",
         };
         let woken = wait::block_interruptible(WaitReason::Socket { op, fd: self.fd }, deadline, |wake| {
-            {
-                let mut waiters = source.waiter(direction).lock();
-                // Entries of waits that ended (timed out, or woken by an
-                // earlier check) go; they could wake nothing anyway.
-                waiters.retain(Wake::is_pending);
-                waiters.push(wake.clone());
-            }
-            // An event that set the bits before the push above took no
-            // `Wake` (see the module comment): the bits say so here. Our
-            // entry stays behind, ended, and goes at the next push.
-            if source.readiness.load(Ordering::Acquire) & ready_mask(direction) != 0 {
-                wake.wake();
-            }
+            source.wait_for(direction, &wake);
         });
         match woken {
             Woken::Woken => Ok(()),
@@ -208,11 +112,9 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let Ok(rt) = Runtime::get() else { return };
-        let shared = &rt.workers()[self.worker];
-        shared.poller.delete(self.fd);
         // The epoll instance's reference is released by the worker (see the
         // module comment).
-        shared.retire(Arc::as_ptr(&self.source) as usize);
+        rt.workers()[self.worker].io.deregister(self.fd, &self.source);
         self.wake_all();
     }
 }
@@ -288,7 +190,7 @@ impl IoFd {
         let mut trust_bits = true;
         loop {
             // Read before the syscall: `Source::clear` compares the tick.
-            let seen = self.registration.get().map(|r| (&r.source, r.source.readiness.load(Ordering::Acquire)));
+            let seen = self.registration.get().map(|r| (&r.source, r.source.readiness()));
             if let Some((_, state)) = seen {
                 if trust_bits && state & ready_mask(direction) == 0 && context::on_myriad_thread() {
                     // Not ready since an operation said so: wait for the
@@ -310,7 +212,7 @@ impl IoFd {
                 Ok(value) => {
                     if let Some((source, state)) = seen {
                         if drained(&value) {
-                            source.clear(state, bit(direction));
+                            source.clear(state, ready_bit(direction));
                         }
                     }
                     return Ok(value);
@@ -409,61 +311,12 @@ pub fn wait_foreign(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> io
     let woken = wait::block(WaitReason::Socket { op, fd }, deadline, |wake| {
         for &(fd, direction) in fds {
             let Some(registration) = registrations.iter().find(|r| r.fd == fd) else { continue };
-            let source = &registration.source;
-            source.waiter(direction).lock().push(wake.clone());
-            // As in `Registration::wait`: an event before the push left
-            // its bits instead.
-            if source.readiness.load(Ordering::Acquire) & ready_mask(direction) != 0 {
-                wake.wake();
-            }
+            registration.source.wait_for(direction, &wake);
         }
     });
     // Dropping the registrations removes them from epoll (see `Drop`).
     drop(registrations);
     Ok(woken == Woken::Woken)
-}
-
-/// Handles a batch of epoll events of one worker.
-pub fn dispatch(events: &[libc::epoll_event]) {
-    for event in events {
-        let flags = event.events;
-        // SAFETY: the data of every registered descriptor is a pointer from
-        // `Arc::into_raw`, released only after this batch (see `retire`).
-        let source = unsafe { &*(event.u64 as *const Source) };
-        let mut bits = 0;
-        if flags & (libc::EPOLLIN | libc::EPOLLPRI) as u32 != 0 {
-            bits |= READABLE;
-        }
-        if flags & libc::EPOLLOUT as u32 != 0 {
-            bits |= WRITABLE;
-        }
-        if flags & (libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32 != 0 {
-            bits |= READ_CLOSED | WRITE_CLOSED;
-        }
-        // Set the bits and advance the tick in one step (see `Source::clear`).
-        let _ = source
-            .readiness
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| Some((now | bits).wrapping_add(TICK)));
-        if bits & ready_mask(Direction::Read) != 0 {
-            source.wake(Direction::Read);
-        }
-        if bits & ready_mask(Direction::Write) != 0 {
-            source.wake(Direction::Write);
-        }
-    }
-}
-
-/// Releases epoll's references to retired sources.
-///
-/// # Safety
-///
-/// Each address must come from `Arc::into_raw` in `Registration::new`, be
-/// released once, and no event naming it may still be pending dispatch.
-pub unsafe fn release_retired(retired: Vec<usize>) {
-    for ptr in retired {
-        // SAFETY: the caller's obligations.
-        drop(unsafe { Arc::from_raw(ptr as *const Source) });
-    }
 }
 
 #[cfg(feature = "intercept")]

@@ -69,25 +69,21 @@ use super::cell_cache::{self, CellCache};
 use super::context;
 use super::fatal::AbortOnUnwind;
 use super::inbox::Inbox;
-use super::lock::Mutex;
+use super::io_driver::WorkerIo;
 use super::metrics::WorkerCounters;
 use super::overflow;
 use super::poller::Poller;
-use super::reactor;
 use super::registry::Registry;
 use super::stack::{StackPool, DECAY_STEP};
 use super::task::{Switch, Task, TaskRef, NOT_STARTED};
 use super::timer::{self, Timers};
-use super::uring::{self, Ring, WorkerRing};
+use super::uring;
 use super::wait::Wake;
 use super::watch::{self, OsThreadId, WorkerWatch};
 use super::Runtime;
 
 /// How often a busy worker looks outside its own queues.
 const OUTSIDE_EVERY: u32 = 61;
-/// The epoll token of a worker's io_uring completion eventfd (socket
-/// tokens are addresses, which never come this close to the top).
-const RING_TOKEN: u64 = u64::MAX - 1;
 
 /// How long a worker out of work spins before it sleeps.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
@@ -101,14 +97,8 @@ pub struct WorkerShared {
     /// a leaked `TaskRef`; null if none.
     next: AtomicPtr<Task>,
     stealer: Stealer<TaskRef>,
-    pub poller: Poller,
-    /// Held while `poller` is waited on and its events dispatched (by the
-    /// worker, or by the stall monitor while the worker is stalled).
-    poll_lock: Mutex<()>,
-    /// Descriptors registered with `poller`.
-    registrations: AtomicUsize,
-    /// This worker's io_uring ring, made on first use.
-    ring: WorkerRing,
+    /// Its poller, registered descriptors and io_uring ring.
+    pub io: WorkerIo,
     /// Entries in this worker's timer heap (written by the worker).
     pub timers_pending: AtomicUsize,
     /// Started threads pinned here, and how many of them were runnable,
@@ -122,8 +112,6 @@ pub struct WorkerShared {
     /// The worker's OS thread, for the stall monitor to tell a thread that
     /// computes or blocks in a syscall from one the kernel preempted.
     pub os_thread: OnceLock<OsThreadId>,
-    /// Sources removed from `poller`, to release before its next wait.
-    retired: Mutex<Vec<usize>>,
     pub counters: WorkerCounters,
     /// How the stall monitor looks inside this worker while it is stalled.
     pub watch: WorkerWatch,
@@ -136,17 +124,13 @@ impl WorkerShared {
             inbox: Inbox::new(),
             next: AtomicPtr::new(std::ptr::null_mut()),
             stealer,
-            poller,
-            poll_lock: Mutex::new(()),
-            ring: WorkerRing::new(RING_TOKEN),
-            registrations: AtomicUsize::new(0),
+            io: WorkerIo::new(poller),
             running_id: AtomicU64::new(0),
             timers_pending: AtomicUsize::new(0),
             pinned: AtomicUsize::new(0),
             runnable: AtomicUsize::new(0),
             stalled_since: AtomicU64::new(0),
             os_thread: OnceLock::new(),
-            retired: Mutex::new(Vec::new()),
             counters: WorkerCounters::default(),
             watch: Default::default(),
         }
@@ -217,61 +201,15 @@ impl WorkerShared {
     /// events (making their threads runnable). `try_only`: give up at once
     /// if someone else is polling.
     pub fn poll(&self, timeout: Option<Duration>, try_only: bool) {
-        let _guard = if try_only {
-            match self.poll_lock.try_lock() {
-                Some(guard) => guard,
-                None => return,
-            }
-        } else {
-            self.poll_lock.lock()
-        };
-        let retired = std::mem::take(&mut *self.retired.lock());
-        // SAFETY: every event of the previous wait on this poller has been
-        // dispatched (under `poll_lock`), so nothing can name these sources.
-        unsafe { reactor::release_retired(retired) };
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
-        let mut n = self.poller.wait(timeout, &mut events);
-        if n > 0 || timeout != Some(Duration::ZERO) {
+        if self.io.poll(timeout, try_only) {
             self.counters.poll_wakeups.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(at) = events[..n].iter().position(|e| e.u64 == RING_TOKEN) {
-            events.copy_within(at + 1..n, at);
-            n -= 1;
-            if let Some(ring) = self.ring.made() {
-                ring.reap();
-            }
-        }
-        reactor::dispatch(&events[..n]);
-    }
-
-    /// Whether this worker has descriptors registered.
-    pub fn has_registrations(&self) -> bool {
-        self.registrations.load(Ordering::Relaxed) > 0
-    }
-
-    /// Whether something may arrive on this worker's poller that nobody
-    /// else would notice: readiness of its descriptors, or completions of
-    /// its io_uring ring. A busy worker polls (without waiting) only then.
-    pub fn has_io_to_poll(&self) -> bool {
-        self.has_registrations() || self.ring.made().is_some_and(Ring::has_in_flight)
-    }
-
-    /// Counts a descriptor added to this worker's poller.
-    pub fn registered(&self) {
-        self.registrations.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Takes back epoll's reference to a source removed from the poller
-    /// (see `reactor.rs`).
-    pub fn retire(&self, source: usize) {
-        self.retired.lock().push(source);
-        self.registrations.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Hands a woken thread pinned to this worker over from another thread.
     fn post(&self, task: TaskRef) {
         if self.inbox.post(task) {
-            self.poller.notify();
+            self.io.notify();
         }
     }
 
@@ -279,7 +217,7 @@ impl WorkerShared {
     /// to it must be published before a `SeqCst` fence (see `inbox.rs`).
     pub fn wake_if_sleeping(&self) -> bool {
         if self.inbox.take_sleeper() {
-            self.poller.notify();
+            self.io.notify();
             return true;
         }
         false
@@ -416,13 +354,10 @@ impl Local {
         let _abort = AbortOnUnwind(|| format!("myriad worker {} unwound out of its scheduler loop", self.shared.index));
         LOCAL.with(|l| l.set(self));
         context::set_worker(Some(self.shared.index));
-        // SAFETY: this `Local` and its worker's `WorkerShared` live until
-        // the process exits (this loop never returns; the runtime is
-        // never dropped), and the cache is used only on this OS thread.
-        unsafe {
-            cell_cache::install(&self.cells);
-            uring::install(&self.shared.ring, &self.shared.poller);
-        }
+        // SAFETY: this `Local` lives until the process exits (this loop
+        // never returns), and the cache is used only on this OS thread.
+        unsafe { cell_cache::install(&self.cells) };
+        self.shared.io.install_ring();
         self.shared.os_thread.get_or_init(OsThreadId::current);
         self.shared.watch.set_registry(&self.registry);
         overflow::ensure_alternate_stack();
@@ -529,7 +464,7 @@ impl Local {
     /// anything is runnable now.
     fn look_outside(&self) -> bool {
         self.shared.inbox.take_mail(&mut *self.ready.borrow_mut());
-        if self.shared.has_io_to_poll() {
+        if self.shared.io.has_io_to_poll() {
             self.shared.poll(Some(Duration::ZERO), false);
         }
         let now = Instant::now();
@@ -679,7 +614,7 @@ impl Local {
             // Socket readiness comes through the poller, not as handed-over
             // work: look there too (a zero-timeout wait), so that a request
             // arriving now is not left waiting out the spin.
-            if self.shared.has_io_to_poll() {
+            if self.shared.io.has_io_to_poll() {
                 self.shared.poll(Some(Duration::ZERO), true);
                 if !self.ready.borrow().is_empty() {
                     return;

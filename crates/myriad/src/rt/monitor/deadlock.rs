@@ -61,7 +61,7 @@ fn quiescent(rt: &Runtime) -> bool {
         w.is_sleeping()
             && !w.has_mail()
             && !w.has_unstarted()
-            && !w.has_io_to_poll()
+            && !w.io.has_io_to_poll()
             && w.timers_pending.load(Ordering::Relaxed) == 0
     }) && rt.injector.is_empty()
         && pool.queued == 0

@@ -37,7 +37,7 @@ pub fn dump() -> Dump {
     let generation = requests.generation.fetch_add(1, Ordering::SeqCst) + 1;
     let workers = rt.workers();
     for w in workers {
-        w.poller.notify();
+        w.io.notify();
     }
     let deadline = start + Duration::from_secs(1);
     let mut answers = requests.answers.lock();

@@ -161,7 +161,7 @@ impl StallWatch {
                 }
                 episode.last = Some(held);
             }
-            if w.has_registrations() {
+            if w.io.has_registrations() {
                 w.poll(Some(Duration::ZERO), true);
             }
         }
