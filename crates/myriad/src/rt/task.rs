@@ -364,6 +364,7 @@ impl Task {
     /// thread that will resume it, and it must not keep two returned
     /// references alive at once.
     #[allow(clippy::mut_from_ref)]
+    #[inline]
     pub unsafe fn coroutine(&self) -> Option<&mut TaskCoroutine> {
         // SAFETY: exclusive access is the caller's obligation.
         let run = unsafe { &mut *self.run.get() };

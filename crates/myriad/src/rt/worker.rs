@@ -255,6 +255,7 @@ thread_local! {
 }
 
 /// The worker running on this OS thread, if it is one.
+#[inline]
 pub fn local() -> Option<&'static Local> {
     let ptr = LOCAL.with(Cell::get);
     // SAFETY: LOCAL is set once, by `run`, to a `Local` that lives until the
