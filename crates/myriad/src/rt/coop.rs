@@ -15,9 +15,10 @@
 //! took 1.3 ms of CPU in a fresh process's burst of connections; 128
 //! 16 KiB copies about as much), and a sleeper on the same worker whose
 //! timer is due waits for it. So every `TIMER_CHECK_EVERY` operations the
-//! running thread also asks its worker whether a timer is due, and yields
-//! if one is: the scheduler fires it and runs the woken thread first
-//! (`worker.rs`). That reads the clock only while a timer is pending.
+//! running thread also asks whether a timer of its worker is due
+//! (`timer::due_now`), and yields if one is: the scheduler fires it and
+//! runs the woken thread first (`worker.rs`). That reads the clock only
+//! while a timer is pending.
 
 use super::context;
 use std::cell::Cell;

@@ -3,11 +3,11 @@
 //! scheduler until a `Wake` queues it again (`mod.rs` has the protocol).
 //! An OS thread waits on its condition variable instead (`os.rs`).
 //!
-//! This and the scheduler (`rt/worker.rs`) are the one pair of files in
-//! `rt` that use each other: waiting needs the worker's timers and its
-//! switch back to the scheduler, and the scheduler's timers and queues
-//! hold `Wake`s and reschedule woken threads. Go's `gopark` and `schedule`
-//! are the same pair.
+//! This, the thread (`rt/task.rs`) and the scheduler (`rt/worker.rs`)
+//! are the knot at the core of `rt` (see its map): waiting needs the
+//! worker's timers and its switch back to the scheduler, and the
+//! scheduler's timers and queues hold `Wake`s and reschedule woken
+//! threads. Go's `gopark` and `schedule` are the same pair.
 
 use std::time::Instant;
 
