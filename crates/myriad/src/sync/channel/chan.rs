@@ -18,9 +18,9 @@
 //! crossbeam-queue's lock-free `ArrayQueue`/`SegQueue` as
 //! crossbeam-channel's array and list flavours do, with the wait queues
 //! touched only when a flag word said someone waited (a Dekker handshake
-//! against lost wake-ups), was not faster here (branch
-//! `chan-buffer-lockfree`, December 2026). Uncontended, the spin lock costs
-//! one locked read-modify-write per operation; `ArrayQueue` costs one
+//! against lost wake-ups), was not faster here (tried in December 2026,
+//! issue 18). Uncontended, the spin lock costs one locked
+//! read-modify-write per operation; `ArrayQueue` costs one
 //! compare-and-swap plus the handshake's `SeqCst` fence (or a reliance on
 //! the queue's internal orderings), and `SegQueue` two read-modify-writes
 //! per push and per pop. And the two ends of a stream usually share a
