@@ -284,7 +284,9 @@ pub struct Local {
     dump_served: Cell<u64>,
     /// The last thread yielded: start a new thread next if there is one.
     after_yield: Cell<bool>,
-    ticks: Cell<u32>,
+    /// Switches left until the next look outside (a countdown: cheaper
+    /// than a modulo on every handoff).
+    until_outside: Cell<u32>,
     next_decay: Cell<Instant>,
 }
 
@@ -386,7 +388,7 @@ impl Local {
             coarse_now: Cell::new(Instant::now()),
             dump_served: Cell::new(0),
             after_yield: Cell::new(false),
-            ticks: Cell::new(0),
+            until_outside: Cell::new(OUTSIDE_EVERY),
             next_decay: Cell::new(Instant::now() + DECAY_STEP),
         }
     }
@@ -421,12 +423,14 @@ impl Local {
         self.shared.watch.set_registry(&self.registry);
         overflow::ensure_alternate_stack();
         loop {
-            let ticks = self.ticks.get().wrapping_add(1);
-            self.ticks.set(ticks);
             let mut unstarted_first = self.after_yield.replace(false);
-            if ticks.is_multiple_of(OUTSIDE_EVERY) {
+            let left = self.until_outside.get() - 1;
+            if left == 0 {
+                self.until_outside.set(OUTSIDE_EVERY);
                 self.look_outside();
                 unstarted_first = true;
+            } else {
+                self.until_outside.set(left);
             }
             // Woken threads go first (they hold resources; finishing them
             // frees memory), but not always: after a yield, and every 61
@@ -531,7 +535,10 @@ impl Local {
         self.in_turn.set(true);
         let result = coroutine.resume(());
         self.in_turn.set(false);
-        if super::fork::in_child() {
+        // In a forked child (`fork.rs`) the thread is a plain OS thread to
+        // myriad, whose waits and yields never switch: only the end of its
+        // closure comes back here.
+        if matches!(result, CoroutineResult::Return(())) && super::fork::in_child() {
             super::fatal::abort(format_args!(
                 "myriad thread '{}' forked, and its closure returned in the child: a forked child has no \
                  myriad runtime; call exec or _exit in the child (std::process::Command does)",
@@ -590,12 +597,12 @@ impl Local {
     #[inline]
     fn take_handoff(&self) -> Option<TaskRef> {
         let next = self.handoff.take()?;
-        let ticks = self.ticks.get().wrapping_add(1);
-        if ticks.is_multiple_of(OUTSIDE_EVERY) || timer::due_now() {
+        let left = self.until_outside.get() - 1;
+        if left == 0 || timer::due_now() {
             self.ready.borrow_mut().push_back(next);
             return None;
         }
-        self.ticks.set(ticks);
+        self.until_outside.set(left);
         Some(next)
     }
 
