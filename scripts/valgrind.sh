@@ -25,7 +25,7 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
 
-suites=${VALGRIND_SUITES:-"thread sync_locks sync_channels unwinding soundness_probes thread_end interrupt"}
+suites=${VALGRIND_SUITES:-"thread handoff sync_locks sync_channels unwinding soundness_probes thread_end interrupt"}
 args=()
 for s in $suites; do args+=(--test "$s"); done
 
