@@ -50,7 +50,7 @@ impl WaitState {
     }
 
     /// Starts a wait episode. Only the thread itself calls this. Inline:
-    /// every wait begins here (called, it cost a park 9 instructions).
+    /// every wait begins here (called, it cost a park about 7 instructions).
     #[inline]
     pub fn begin(&self, in_park: bool) -> u64 {
         let epoch = (self.0.load(Ordering::Relaxed) >> SHIFT) + 1;

@@ -87,9 +87,9 @@ pub unsafe fn schedule_woken(task: &Task) {
     worker::schedule(unsafe { task.take_blocked_ref() });
 }
 
-/// Records what the running thread `task` is about to wait for. Inline:
-/// every wait goes through here (out of line, with the clock as a
-/// fallback, it cost a handoff 7 instructions of saved registers).
+/// Records what the running thread `task` is about to wait for. Inline,
+/// with the clock off a worker kept out of line: every wait goes through
+/// here, and as a call it saved and restored registers each time.
 #[inline]
 pub fn note_wait(task: &Task, reason: WaitReason) {
     let since = match worker::local() {
