@@ -42,7 +42,7 @@ use std::io;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::lock::Mutex;
+use super::lock::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use corosensei::stack::valgrind::ValgrindStackRegistration;
@@ -177,6 +177,22 @@ struct Carver {
     /// Whether every slot of the current chunk got its guard when the chunk
     /// was mapped (`guard_chunk`); if not, each gets it when carved.
     guarded: bool,
+    /// The next chunk, mapped and guarded ahead of need by the preparer
+    /// thread: its lowest address and whether its guards are in.
+    spare: Option<(usize, bool)>,
+    /// Whether the preparer was asked for a spare it has not delivered yet.
+    preparing: bool,
+}
+
+impl Carver {
+    const EMPTY: Carver = Carver { next: 0, end: 0, guarded: false, spare: None, preparing: false };
+
+    /// Whether the preparer should be asked for the next chunk now: once
+    /// half of the current one is carved (a process that never needs more
+    /// than half a chunk of stacks never maps a second).
+    fn wants_spare(&self, chunk_len: usize) -> bool {
+        self.spare.is_none() && !self.preparing && self.end - self.next <= chunk_len / 2
+    }
 }
 
 /// The process-wide source of stacks.
@@ -191,6 +207,7 @@ pub struct StackAllocator {
     cold: Mutex<Vec<usize>>,
     /// Slots ever guarded; with `Mprotect` each costs two mappings.
     slots_guarded: AtomicUsize,
+    preparer: Preparer,
 }
 
 impl StackAllocator {
@@ -202,10 +219,11 @@ impl StackAllocator {
             mode,
             page,
             default_size,
-            carver: Mutex::new(Carver { next: 0, end: 0, guarded: false }),
+            carver: Mutex::new(Carver::EMPTY),
             warm: Mutex::new(WarmList::default()),
             cold: Mutex::new(Vec::new()),
             slots_guarded: AtomicUsize::new(0),
+            preparer: Preparer::default(),
         }
     }
 
@@ -215,7 +233,7 @@ impl StackAllocator {
 
     /// A stack with at least `size` usable bytes (`None`: the default size),
     /// taking a warm stack from the calling worker's `pool` when it can.
-    pub fn allocate(&self, size: Option<usize>, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
+    pub fn allocate(&'static self, size: Option<usize>, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
         match size {
             Some(size) => {
                 let usable = size.max(corosensei::stack::MIN_STACK_SIZE);
@@ -234,7 +252,7 @@ impl StackAllocator {
         }
     }
 
-    fn allocate_slot(&self, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
+    fn allocate_slot(&'static self, pool: Option<&mut StackPool>) -> io::Result<ThreadStack> {
         let low = match pool {
             Some(pool) => {
                 if let Some(low) = pool.warm.pop() {
@@ -274,24 +292,32 @@ impl StackAllocator {
         ThreadStack { low, len: self.slot_len(), own_mapping: None }
     }
 
+    fn chunk_len(&self) -> usize {
+        self.slot_len() * SLOTS_PER_CHUNK
+    }
+
     /// Carves and guards a never-used slot.
-    fn carve(&self) -> io::Result<usize> {
+    fn carve(&'static self) -> io::Result<usize> {
         let slot_len = self.slot_len();
         let mut carver = self.carver.lock();
+        if carver.next == carver.end {
+            if let Some((chunk, guarded)) = carver.spare.take() {
+                // Prepared ahead: the common case past the first chunk.
+                carver.next = chunk;
+                carver.end = chunk + self.chunk_len();
+                carver.guarded = guarded;
+            }
+        }
         if carver.next == carver.end {
             // Map and guard the next chunk without the lock: the guards take
             // a while (one syscall, but 1,024 ranges), and threads spawning
             // on other workers meanwhile must not queue behind it.
             drop(carver);
-            let len = slot_len * SLOTS_PER_CHUNK;
-            let chunk = self.map_chunk(len)?;
-            // Slots are registered with valgrind one chunk at a time, and
-            // stay registered for the life of the process.
-            std::mem::forget(ValgrindStackRegistration::new(chunk as *mut u8, len));
-            let guarded = self.guard_chunk(chunk);
+            let len = self.chunk_len();
+            let (chunk, guarded) = self.new_chunk()?;
             carver = self.carver.lock();
             if carver.next == carver.end {
-                *carver = Carver { next: chunk, end: chunk + len, guarded };
+                (carver.next, carver.end, carver.guarded) = (chunk, chunk + len, guarded);
             } else if guarded {
                 // Another thread installed a chunk meanwhile. Ours is
                 // guarded and never used, as good as cold: keep it there.
@@ -312,7 +338,12 @@ impl StackAllocator {
         let low = carver.next;
         carver.next += slot_len;
         let guarded = carver.guarded;
+        let prepare = carver.wants_spare(self.chunk_len());
+        carver.preparing |= prepare;
         drop(carver);
+        if prepare {
+            self.preparer.request(self);
+        }
         if guarded {
             self.slots_guarded.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -320,6 +351,26 @@ impl StackAllocator {
             self.install_guard(low)?;
         }
         Ok(low)
+    }
+
+    /// Maps a chunk and installs its guards (`guard_chunk`): its lowest
+    /// address, and whether the guards are in.
+    fn new_chunk(&self) -> io::Result<(usize, bool)> {
+        let len = self.chunk_len();
+        let chunk = self.map_chunk(len)?;
+        // Slots are registered with valgrind one chunk at a time, and
+        // stay registered for the life of the process.
+        std::mem::forget(ValgrindStackRegistration::new(chunk as *mut u8, len));
+        Ok((chunk, self.guard_chunk(chunk)))
+    }
+
+    /// Maps and guards the next chunk for the carver (on the preparer
+    /// thread).
+    fn prepare_spare(&self) {
+        let spare = self.new_chunk().ok();
+        let mut carver = self.carver.lock();
+        carver.spare = spare;
+        carver.preparing = false;
     }
 
     /// Installs the guards of all the slots of a fresh chunk at `chunk` in
@@ -557,6 +608,80 @@ impl StackPool {
     }
 }
 
+/// How long the preparer thread waits for another request before it ends.
+const PREPARER_IDLE: Duration = Duration::from_secs(2);
+
+/// An OS thread that maps and guards the next chunk of stacks while the
+/// current one is carved, so that a burst of spawns does not stop every
+/// 1,024 stacks for the mapping and the 1,024 guards (`guard_chunk`: a
+/// page-table walk and a guard marker per slot, about 0.6 µs per slot
+/// here, 15 % of a cold spawn's CPU time) on the worker that spawns.
+///
+/// Started on the first request (a process that never carves past half a
+/// chunk never starts it); it ends after `PREPARER_IDLE` without one, and
+/// the next request starts it again. If it cannot be started, or has not
+/// delivered when the carver needs the chunk, the carver maps one itself,
+/// as it would without it: the preparer's chunk then waits as the spare.
+#[derive(Default)]
+struct Preparer {
+    state: Mutex<PreparerState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct PreparerState {
+    /// A spare chunk is wanted.
+    wanted: bool,
+    /// The thread is alive (it clears this, under the lock, when it ends).
+    running: bool,
+}
+
+impl Preparer {
+    fn request(&self, allocator: &'static StackAllocator) {
+        let mut state = self.state.lock();
+        state.wanted = true;
+        if state.running {
+            drop(state);
+            self.wake.notify_one();
+            return;
+        }
+        state.running = true;
+        drop(state);
+        let started = std::thread::Builder::new()
+            .name("myriad-stacks".into())
+            .stack_size(PREPARER_STACK)
+            .spawn(move || allocator.preparer.serve(allocator));
+        if started.is_err() {
+            self.state.lock().running = false;
+            allocator.carver.lock().preparing = false;
+        }
+    }
+
+    /// The preparer thread: prepares a chunk per request until idle.
+    fn serve(&self, allocator: &StackAllocator) {
+        let mut state = self.state.lock();
+        loop {
+            if state.wanted {
+                state.wanted = false;
+                drop(state);
+                allocator.prepare_spare();
+                state = self.state.lock();
+                continue;
+            }
+            let (next, timed_out) = self.wake.wait_timeout(state, PREPARER_IDLE);
+            state = next;
+            if timed_out && !state.wanted {
+                state.running = false;
+                return;
+            }
+        }
+    }
+}
+
+/// The preparer thread's stack: it runs two system calls and builds a
+/// vector of 1,024 ranges.
+const PREPARER_STACK: usize = 64 * 1024;
+
 /// Ranges one `process_madvise` call takes at most (the kernel's
 /// `UIO_MAXIOV`).
 const MAX_RANGES: usize = 1024;
@@ -591,21 +716,47 @@ fn round_up(n: usize, to: usize) -> usize {
 mod tests {
     use super::*;
 
+    /// An allocator for one test (the carver needs one that lives for
+    /// ever, as the runtime's does, to hand to its preparer thread).
+    fn leaked(stack_size: usize) -> &'static StackAllocator {
+        Box::leak(Box::new(StackAllocator::new(probe_guard_mode(), stack_size)))
+    }
+
+    #[test]
+    fn the_next_chunk_is_prepared_while_the_current_one_is_carved() {
+        let alloc = leaked(16 * 1024);
+        let mut stacks: Vec<_> = (0..SLOTS_PER_CHUNK / 2 + 1).map(|_| alloc.allocate(None, None).unwrap()).collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let spare = loop {
+            if let Some((spare, _)) = alloc.carver.lock().spare {
+                break spare;
+            }
+            assert!(Instant::now() < deadline, "no spare chunk was prepared");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(memory_area(spare).is_some(), "the spare chunk is mapped");
+        while stacks.len() <= SLOTS_PER_CHUNK {
+            stacks.push(alloc.allocate(None, None).unwrap());
+        }
+        assert_eq!(stacks[SLOTS_PER_CHUNK].low, spare, "the next chunk is the prepared one");
+        assert!(alloc.carver.lock().spare.is_none());
+    }
+
     #[test]
     fn slots_are_recycled_warm_then_released_cold() {
-        let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
+        let alloc = leaked(64 * 1024);
         let mut pool = StackPool::new();
         let a = alloc.allocate(None, Some(&mut pool)).unwrap();
         let a_low = a.low;
-        pool.give_back(a, &alloc);
+        pool.give_back(a, alloc);
         let b = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(b.low, a_low, "a warm stack is reused first");
-        pool.give_back(b, &alloc);
+        pool.give_back(b, alloc);
         let start = Instant::now();
-        assert!(pool.decay(&alloc, start).is_empty()); // starts the step: 1 unused
-        assert!(pool.has_surplus(&alloc));
-        assert!(pool.decay(&alloc, start + DECAY_STEP / 2).is_empty(), "a step lasts DECAY_STEP");
-        alloc.release(pool.decay(&alloc, start + DECAY_STEP)); // releases it
+        assert!(pool.decay(alloc, start).is_empty()); // starts the step: 1 unused
+        assert!(pool.has_surplus(alloc));
+        assert!(pool.decay(alloc, start + DECAY_STEP / 2).is_empty(), "a step lasts DECAY_STEP");
+        alloc.release(pool.decay(alloc, start + DECAY_STEP)); // releases it
         assert!(pool.warm.stacks.is_empty());
         let c = alloc.allocate(None, Some(&mut pool)).unwrap();
         assert_eq!(c.low, a_low, "a released slot is reused cold");
@@ -613,32 +764,32 @@ mod tests {
 
     #[test]
     fn stacks_in_use_every_step_are_not_released_however_often_workers_step() {
-        let alloc = StackAllocator::new(probe_guard_mode(), 16 * 1024);
+        let alloc = leaked(16 * 1024);
         let (mut a, mut b) = (StackPool::new(), StackPool::new());
         let start = Instant::now();
-        a.decay(&alloc, start);
-        b.decay(&alloc, start);
+        a.decay(alloc, start);
+        b.decay(alloc, start);
         // Over the step, the shared list is drained and refilled (a burst of
         // threads), then it sits full while another worker steps.
         let stacks: Vec<_> = (0..4 * LOCAL_WARM_MAX).map(|_| alloc.allocate(None, Some(&mut a)).unwrap()).collect();
         for s in stacks {
-            b.give_back(s, &alloc);
+            b.give_back(s, alloc);
         }
         let late = start + DECAY_STEP;
-        assert!(a.decay(&alloc, late).len() <= LOCAL_WARM_MAX, "only b's own unused stacks may go");
+        assert!(a.decay(alloc, late).len() <= LOCAL_WARM_MAX, "only b's own unused stacks may go");
         let shared_before = alloc.warm.lock().stacks.len();
-        b.decay(&alloc, late + Duration::from_millis(1));
+        b.decay(alloc, late + Duration::from_millis(1));
         assert_eq!(alloc.warm.lock().stacks.len(), shared_before, "a second step right after the first");
     }
 
     #[test]
     fn a_worker_with_many_warm_stacks_shares_them() {
-        let alloc = StackAllocator::new(probe_guard_mode(), 16 * 1024);
+        let alloc = leaked(16 * 1024);
         let (mut finishing, mut spawning) = (StackPool::new(), StackPool::new());
         let stacks: Vec<_> = (0..LOCAL_WARM_MAX + 1).map(|_| alloc.allocate(None, None).unwrap()).collect();
         let lows: std::collections::HashSet<usize> = stacks.iter().map(|s| s.low).collect();
         for s in stacks {
-            finishing.give_back(s, &alloc);
+            finishing.give_back(s, alloc);
         }
         let reused = alloc.allocate(None, Some(&mut spawning)).unwrap();
         assert!(lows.contains(&reused.low), "another worker's warm stack is reused");
@@ -656,7 +807,7 @@ mod tests {
 
     #[test]
     fn each_chunk_is_a_memory_area_of_its_own() {
-        let alloc = StackAllocator::new(probe_guard_mode(), 16 * 1024);
+        let alloc = leaked(16 * 1024);
         let stacks: Vec<_> = (0..SLOTS_PER_CHUNK + 1).map(|_| alloc.allocate(None, None).unwrap()).collect();
         let (first, next) = (stacks[0].low, stacks[SLOTS_PER_CHUNK].low);
         assert!(memory_area(first).is_some() && memory_area(next).is_some());
@@ -665,7 +816,7 @@ mod tests {
 
     #[test]
     fn an_impossible_stack_size_is_an_error_not_an_overflow() {
-        let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
+        let alloc = leaked(64 * 1024);
         for size in [usize::MAX, usize::MAX - 4096, usize::MAX / 2 + 1] {
             let err = alloc.allocate(Some(size), None).err().expect("no such stack");
             assert!(matches!(err.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::OutOfMemory), "{err}");
@@ -674,7 +825,7 @@ mod tests {
 
     #[test]
     fn custom_sizes_get_their_own_mapping() {
-        let alloc = StackAllocator::new(probe_guard_mode(), 64 * 1024);
+        let alloc = leaked(64 * 1024);
         let mut pool = StackPool::new();
         let s = alloc.allocate(Some(1 << 20), Some(&mut pool)).unwrap();
         assert!(!s.is_pooled());
