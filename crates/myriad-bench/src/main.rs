@@ -169,6 +169,7 @@ fn rounds(lines: &[String], n: usize) -> Vec<(usize, Round)> {
                     rss_per_thread: v[3] / n,
                     maps_per_thread: v[4] / n,
                     kernel_per_thread: v[5] / n,
+                    faults_per_thread: v.get(6).map_or(f64::NAN, |f| f / n),
                 },
             ))
         })
@@ -176,11 +177,11 @@ fn rounds(lines: &[String], n: usize) -> Vec<(usize, Round)> {
 }
 
 fn write_csv(results: &Results) -> String {
-    let mut s = String::from("workload,system,n,kind,ns,up_ns,rss_bytes,kernel_bytes,maps\n");
+    let mut s = String::from("workload,system,n,kind,ns,up_ns,rss_bytes,kernel_bytes,maps,faults\n");
     for p in &results.per_op {
         if let Ok(v) = &p.result {
             for x in v {
-                let _ = writeln!(s, "{},{},,trial,{x:.3},,,,", p.workload.id(), p.system);
+                let _ = writeln!(s, "{},{},,trial,{x:.3},,,,,", p.workload.id(), p.system);
             }
         }
     }
@@ -189,14 +190,15 @@ fn write_csv(results: &Results) -> String {
             for r in rs.iter() {
                 let _ = writeln!(
                     s,
-                    "bulk,{},{},{kind},{:.3},{:.3},{:.1},{:.1},{:.4}",
+                    "bulk,{},{},{kind},{:.3},{:.3},{:.1},{:.1},{:.4},{:.4}",
                     b.system,
                     b.n,
                     r.ns_per_thread,
                     r.up_ns_per_thread,
                     r.rss_per_thread,
                     r.kernel_per_thread,
-                    r.maps_per_thread
+                    r.maps_per_thread,
+                    r.faults_per_thread
                 );
             }
         }
@@ -210,7 +212,8 @@ fn read_csv(text: &str) -> Results {
         Results { bulk_systems: BULK_SYSTEMS.iter().map(|s| s.to_string()).collect(), ..Default::default() };
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 9 || f[0] != "bulk" {
+        // 9 fields: written before the faults column was added.
+        if !(9..=10).contains(&f.len()) || f[0] != "bulk" {
             continue;
         }
         let num = |i: usize| f[i].parse::<f64>().unwrap_or(f64::NAN);
@@ -221,6 +224,7 @@ fn read_csv(text: &str) -> Results {
             rss_per_thread: num(6),
             kernel_per_thread: num(7),
             maps_per_thread: num(8),
+            faults_per_thread: if f.len() > 9 { num(9) } else { f64::NAN },
         };
         let i = match results.bulk.iter().position(|b| b.system == f[1] && b.n == n) {
             Some(i) => i,

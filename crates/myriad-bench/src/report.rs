@@ -14,6 +14,8 @@ pub struct Round {
     pub rss_per_thread: f64,
     pub kernel_per_thread: f64,
     pub maps_per_thread: f64,
+    /// Minor page faults of the round (NaN when not measured).
+    pub faults_per_thread: f64,
 }
 
 /// A calibrated per-operation workload on one system.
@@ -120,6 +122,12 @@ impl BulkPoint {
             median(rounds.iter().map(|r| r.maps_per_thread))?,
         ))
     }
+
+    /// Median page faults per thread over the cold or warm rounds.
+    pub fn faults(&self, warm: bool) -> Option<f64> {
+        let rounds = if warm { &self.warm } else { &self.cold };
+        median(rounds.iter().map(|r| r.faults_per_thread).filter(|f| !f.is_nan()))
+    }
 }
 
 struct Row {
@@ -129,6 +137,7 @@ struct Row {
     failure: Option<usize>,
     reference: Option<f64>,
     mem: Option<(f64, f64, f64)>,
+    faults: Option<f64>,
     cpu: Option<f64>,
 }
 
@@ -169,6 +178,7 @@ impl Results {
                     failure,
                     reference,
                     mem: None,
+                    faults: None,
                     cpu: p.cpu,
                 });
             }
@@ -196,6 +206,7 @@ impl Results {
                         failure,
                         reference,
                         mem: b.memory(warm),
+                        faults: b.faults(warm),
                         cpu: None,
                     });
                 }
@@ -209,9 +220,9 @@ impl Results {
         let (rows, failures) = self.rows();
         let mut t = String::new();
         t.push_str(
-            "| workload | system | median | spread | n | ÷ myriad | CPU / op | RSS / thread | kernel / thread | maps / thread |\n",
+            "| workload | system | median | spread | n | ÷ myriad | CPU / op | RSS / thread | kernel / thread | maps / thread | faults / thread |\n",
         );
-        t.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        t.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         for r in &rows {
             let (median, spread, n) = match &r.summary {
                 Some(s) => (
@@ -235,9 +246,10 @@ impl Results {
                 None => Default::default(),
             };
             let cpu = r.cpu.map(fmt_ns).unwrap_or_default();
+            let faults = r.faults.map(|f| format!("{f:.2}")).unwrap_or_default();
             let _ = writeln!(
                 t,
-                "| {} | {} | {median} | {spread} | {n} | {ratio} | {cpu} | {rss} | {kernel} | {maps} |",
+                "| {} | {} | {median} | {spread} | {n} | {ratio} | {cpu} | {rss} | {kernel} | {maps} | {faults} |",
                 r.workload, r.system
             );
         }
@@ -298,6 +310,12 @@ How to read it:
   so other processes add noise, and it can even be negative), **maps** from
   the lines of `/proc/self/maps`. RSS includes the bench's own vector of N
   join handles (8–24 B per thread).
+- **faults** are the process's minor page faults (`getrusage`) in the
+  round, from its first spawn until all N are parked (a warm round also
+  counts the wake-and-join of the round before it), divided by N: each is
+  a first touch of a fresh page, which the **reference** row prices. A
+  myriad thread touches one fresh stack page and shares one for its cell;
+  a tokio task only shares pages for its allocation.
 - **CPU / op** (per-operation workloads) is the process's CPU time over
   the trials (user + system, every thread: spinning pool threads and idle
   workers' spins count), divided by the operations; above the median, other
@@ -351,6 +369,7 @@ mod tests {
             rss_per_thread: 4000.0,
             kernel_per_thread: 0.0,
             maps_per_thread: 0.0,
+            faults_per_thread: 1.0,
         };
         let r = Results {
             sizes: vec![1000],

@@ -26,6 +26,7 @@ pub mod std_sys;
 pub mod tokio_sys;
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::calib::Calib;
@@ -53,16 +54,24 @@ pub fn emit_samples(cal: &Calib) {
     }
 }
 
+/// Minor page faults at the last round's reading (when all were parked).
+static FAULTS_AT_LAST_ROUND: AtomicU64 = AtomicU64::new(0);
+
 /// Prints one bulk round; memory as the change since `baseline` (taken
-/// before the first round).
+/// before the first round), page faults as those of this round: since
+/// `baseline` for the first, since the last round's reading for the next
+/// (the last round's wake-and-join, then this round's spawns).
 pub fn emit_round(round: usize, t: BulkTimes, parked: Mem, baseline: Mem) {
+    let since = if round == 0 { baseline.faults } else { FAULTS_AT_LAST_ROUND.load(Ordering::Relaxed) };
+    FAULTS_AT_LAST_ROUND.store(parked.faults, Ordering::Relaxed);
     println!(
-        "ROUND {round} {} {} {} {} {}",
+        "ROUND {round} {} {} {} {} {} {}",
         t.up.as_nanos(),
         t.down.as_nanos(),
         parked.rss as i64 - baseline.rss as i64,
         parked.maps as i64 - baseline.maps as i64,
         parked.kernel as i64 - baseline.kernel as i64,
+        parked.faults.saturating_sub(since),
     );
     let _ = std::io::stdout().flush();
 }
