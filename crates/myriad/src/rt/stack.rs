@@ -33,6 +33,16 @@
 //!   being released and faulted in again at once;
 //! * **new**: slots never used yet, carved from the current chunk.
 //!
+//! A new or cold slot costs its first thread a page fault, on the stack's
+//! top page (the first frame, up to the first `park`, fits in one page),
+//! and a new slot also its guard marker. That is the floor of a cold spawn
+//! with a guarded stack per thread: 1.4 µs per fault on our VMs (2 µs and
+//! more under load), the same however the page is faulted in
+//! (`MADV_POPULATE_WRITE` in batches included), and two cores fault only
+//! 1.3 times as fast as one; measured in `crates/myriad-bench/README.md`,
+//! "Cold spawns". The guards are taken off the spawning worker (the
+//! preparer); the fault stays with the worker that first runs the thread.
+//!
 //! Address space is never unmapped: it is cheap (47 bits of it), and keeping
 //! it means a slot's guard is installed once in the life of the process.
 //! Stacks of a non-default size (`Builder::stack_size`) get a mapping of
