@@ -727,9 +727,13 @@ mod tests {
     use super::*;
 
     /// An allocator for one test (the carver needs one that lives for
-    /// ever, as the runtime's does, to hand to its preparer thread).
+    /// ever, as the runtime's does, to hand to its preparer thread). Kept
+    /// in a list, so that valgrind sees it still reachable at exit.
     fn leaked(stack_size: usize) -> &'static StackAllocator {
-        Box::leak(Box::new(StackAllocator::new(probe_guard_mode(), stack_size)))
+        static KEPT: Mutex<Vec<&'static StackAllocator>> = Mutex::new(Vec::new());
+        let alloc = Box::leak(Box::new(StackAllocator::new(probe_guard_mode(), stack_size)));
+        KEPT.lock().push(alloc);
+        alloc
     }
 
     #[test]
