@@ -38,8 +38,8 @@
 //! and a new slot also its guard marker. That is the floor of a cold spawn
 //! with a guarded stack per thread: 1.4 µs per fault on our VMs (2 µs and
 //! more under load), the same however the page is faulted in
-//! (`MADV_POPULATE_WRITE` in batches included), and two cores fault only
-//! 1.3 times as fast as one; measured in `crates/myriad-bench/README.md`,
+//! (`MADV_POPULATE_WRITE` in batches included), and two cores fault at
+//! most twice as fast as one; measured in `crates/myriad-bench/README.md`,
 //! "Cold spawns". The guards are taken off the spawning worker (the
 //! preparer); the fault stays with the worker that first runs the thread.
 //!
