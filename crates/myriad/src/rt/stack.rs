@@ -629,9 +629,11 @@ const PREPARER_IDLE: Duration = Duration::from_secs(2);
 ///
 /// Started on the first request (a process that never carves past half a
 /// chunk never starts it); it ends after `PREPARER_IDLE` without one, and
-/// the next request starts it again. If it cannot be started, or has not
-/// delivered when the carver needs the chunk, the carver maps one itself,
-/// as it would without it: the preparer's chunk then waits as the spare.
+/// the next request starts it again. If it has not delivered when the
+/// carver needs the chunk, the carver maps one itself, as it would without
+/// it, and the preparer's chunk waits as the spare. If it cannot be
+/// started (no OS thread to be had), the carver maps every chunk itself
+/// from then on, rather than try again on every spawn.
 #[derive(Default)]
 struct Preparer {
     state: Mutex<PreparerState>,
@@ -662,8 +664,9 @@ impl Preparer {
             .stack_size(PREPARER_STACK)
             .spawn(move || allocator.preparer.serve(allocator));
         if started.is_err() {
+            // `carver.preparing` stays set: no spare will come, and none
+            // is asked for again.
             self.state.lock().running = false;
-            allocator.carver.lock().preparing = false;
         }
     }
 
