@@ -7,8 +7,11 @@ inbox,task_state}.rs) is only as good as their power to catch a bug.
 Each mutant edits the source in place, runs
   RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p myriad --test T
 and restores the file (also on Ctrl-C). Exits 1 if a mutant survives.
-Not part of CI (a few minutes); run it after changing a protocol:
+Not part of CI (about 7 minutes); run it after changing a protocol:
   python3 scripts/loom_mutants.py [INDEX ...]
+CI runs only `python3 scripts/loom_mutants.py --check`: that each mutant's
+text is still in its file once, so the mutants cannot silently drift from
+the code they break (they did once, for a session).
 """
 import os
 import subprocess
@@ -30,10 +33,15 @@ MUTANTS = [
  ("unpark: token swap Relaxed instead of Release", S+'wait/token.rs',
   "self.0.swap(true, Ordering::Release)", "self.0.swap(true, Ordering::Relaxed)", 'loom_wait', ''),
  ("wait state: end() ignores the epoch", S+'wait/state.rs',
-  "while current >> 2 == epoch && current & STATUS >= BLOCKED {", "while current & STATUS >= BLOCKED {", 'loom_wait', ''),
+  "while current >> SHIFT == epoch && current & BLOCKED != 0 {", "while current & BLOCKED != 0 {", 'loom_wait', ''),
  ("wait state: end() stores instead of compare-and-swap", S+'wait/state.rs',
-  "            match self.0.compare_exchange_weak(current, epoch << 2 | status, Ordering::AcqRel, Ordering::Acquire) {\n                Ok(_) => return true,\n                Err(now) => current = now,\n            }",
-  "            self.0.store(epoch << 2 | status, Ordering::Release);\n            return true;", 'loom_wait', ''),
+  "            match self.0.compare_exchange_weak(current, epoch << SHIFT | status, Ordering::AcqRel, Ordering::Acquire) {\n                Ok(_) => return true,\n                Err(now) => current = now,\n            }",
+  "            self.0.store(epoch << SHIFT | status, Ordering::Release);\n            return true;", 'loom_wait', ''),
+ ("interrupt: the interruptible wait begins without the fence", S+'wait/state.rs',
+  "        self.0.store(epoch << SHIFT | BLOCKED | INTERRUPTIBLE, Ordering::Release);\n        fence(Ordering::SeqCst);\n",
+  "        self.0.store(epoch << SHIFT | BLOCKED | INTERRUPTIBLE, Ordering::Release);\n", 'loom_wait', ''),
+ ("interrupt: the interrupter looks at the wait without the fence", S+'wait/state.rs',
+  "        // now look.\n        fence(Ordering::SeqCst);\n", "        // now look.\n", 'loom_wait', ''),
  ("inbox: post without the fence", S+'inbox.rs',
   "        self.has_mail.store(true, Ordering::SeqCst);\n        fence(Ordering::SeqCst);\n        self.take_sleeper()",
   "        self.has_mail.store(true, Ordering::SeqCst);\n        self.take_sleeper()", 'loom_inbox', ''),
@@ -54,8 +62,8 @@ MUTANTS = [
    (S+'wait/token.rs', "        if self.0.load(Ordering::Relaxed) && wait.end(epoch, Woken::Woken) {", "        if self.0.load(Ordering::SeqCst) && wait.end(epoch, Woken::Woken) {"),
    (S+'wait/token.rs', "self.0.swap(true, Ordering::Release)", "self.0.swap(true, Ordering::SeqCst)"),
    (S+'wait/token.rs', "        // The handshake (see the module comment): the token is set, now look.\n        fence(Ordering::SeqCst);\n", ""),
-   (S+'wait/state.rs', "        self.0.store(epoch << 2 | status, Ordering::Release);", "        self.0.store(epoch << 2 | status, if status == BLOCKED_IN_PARK { Ordering::SeqCst } else { Ordering::Release });"),
-   (S+'wait/state.rs', "        let s = self.0.load(Ordering::Acquire);\n        s & STATUS == BLOCKED_IN_PARK", "        let s = self.0.load(Ordering::SeqCst);\n        s & STATUS == BLOCKED_IN_PARK"),
+   (S+'wait/state.rs', "        self.0.store(epoch << SHIFT | status, Ordering::Release);", "        self.0.store(epoch << SHIFT | status, if in_park { Ordering::SeqCst } else { Ordering::Release });"),
+   (S+'wait/state.rs', "        let s = self.0.load(Ordering::Acquire);\n        s & (BLOCKED | IN_PARK)", "        let s = self.0.load(Ordering::SeqCst);\n        s & (BLOCKED | IN_PARK)"),
   ], None, None, 'loom_wait', ''),
  ("task state: set_joiner ignores DONE", S+'task_state.rs',
   "self.update(|s| (s & DONE == 0).then_some(s | flags))", "self.update(|s| Some(s | flags))", 'loom_join', ''),
@@ -87,7 +95,22 @@ def run(index, name, edits, test):
                 f.write(text)
 
 
+def check():
+    """Whether every mutant still finds the text it changes, once."""
+    drifted = 0
+    for index, (name, path, old, new, _test, _filter) in enumerate(MUTANTS):
+        for file, text, _ in path if isinstance(path, list) else [(path, old, new)]:
+            count = open(file).read().count(text)
+            if count != 1:
+                drifted += 1
+                print(f"[{index}] {name}: its text is in {file} {count} times, not once; update the mutant")
+    print(f"loom_mutants --check: {len(MUTANTS)} mutants, {drifted} drifted")
+    return 1 if drifted else 0
+
+
 def main():
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check())
     chosen = {int(a) for a in sys.argv[1:]}
     survivors = 0
     for index, (name, path, old, new, test, _filter) in enumerate(MUTANTS):
