@@ -216,8 +216,12 @@ fn names_ids_and_current() {
 
 #[test]
 fn is_finished_turns_true() {
-    let h = thread::spawn(|| thread::sleep(Duration::from_millis(10)));
+    // The thread ends only when told to, so the first look cannot race its
+    // end however slow the machine (under valgrind, a 10 ms sleep did).
+    let (go, wait) = myriad::sync::mpsc::channel::<()>();
+    let h = thread::spawn(move || wait.recv().unwrap());
     assert!(!h.is_finished());
+    go.send(()).unwrap();
     while !h.is_finished() {
         std::thread::sleep(Duration::from_millis(1));
     }
