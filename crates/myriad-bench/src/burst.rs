@@ -193,64 +193,76 @@ pub fn child(system: &str, n: usize, rounds: usize, cores: usize) {
     }
 }
 
-fn myriad_bursts(n: usize, rounds: usize) {
-    use myriad::net::{TcpListener, TcpStream};
-    use myriad::thread;
-    use std::io::{BufRead, BufReader, Write};
+/// The bursts on a std-shaped API (myriad's mirrors std's): an echo
+/// backend with a thread per connection, then `rounds` times a ticker
+/// beside a burst of `n` clients, each on a thread of its own. The burst is
+/// driven from a thread of the system too (for myriad: so that its clients
+/// are spawned as a server's accept loop would spawn them).
+macro_rules! thread_per_connection_bursts {
+    (net: $($net:ident)::+, thread: $($thread:ident)::+, $n:expr, $rounds:expr) => {{
+        use std::io::{BufRead, BufReader, Write};
+        use $($net)::+::{TcpListener, TcpStream};
+        use $($thread)::+ as thread;
 
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the backend");
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                    if (&stream).write_all(line.as_bytes()).is_err() {
-                        break;
+        let (n, rounds): (usize, usize) = ($n, $rounds);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the backend");
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                thread::spawn(move || {
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        if (&stream).write_all(line.as_bytes()).is_err() {
+                            break;
+                        }
+                        line.clear();
                     }
-                    line.clear();
-                }
-            });
-        }
-    });
-    for round in 0..rounds {
-        let stop = Arc::new(AtomicBool::new(false));
-        let control = control_ticker(stop.clone());
-        let ticking = stop.clone();
-        let ticker = thread::spawn(move || {
-            let (mut ticks, delay) = (Ticks::default(), RunDelay::of_this_thread());
-            while !ticking.load(Ordering::Relaxed) {
-                ticks.tick(Some(&delay), || thread::sleep(TICK));
+                });
             }
-            ticks
         });
-        let burst = thread::spawn(move || {
-            thread::sleep(LEAD);
-            let start = Instant::now();
-            let clients: Vec<_> = (0..n)
-                .map(|i| {
-                    thread::spawn(move || {
-                        let stream = TcpStream::connect(addr).expect("connect to the backend");
-                        (&stream).write_all(format!("hello {i}\n").as_bytes()).unwrap();
-                        let mut line = String::new();
-                        BufReader::new(&stream).read_line(&mut line).unwrap();
-                        assert_eq!(line, format!("hello {i}\n"));
+        for round in 0..rounds {
+            let stop = Arc::new(AtomicBool::new(false));
+            let control = control_ticker(stop.clone());
+            let ticking = stop.clone();
+            let ticker = thread::spawn(move || {
+                let (mut ticks, delay) = (Ticks::default(), RunDelay::of_this_thread());
+                while !ticking.load(Ordering::Relaxed) {
+                    ticks.tick(Some(&delay), || thread::sleep(TICK));
+                }
+                ticks
+            });
+            let burst = thread::spawn(move || {
+                thread::sleep(LEAD);
+                let start = Instant::now();
+                let clients: Vec<_> = (0..n)
+                    .map(|i| {
+                        thread::spawn(move || {
+                            let stream = TcpStream::connect(addr).expect("connect to the backend");
+                            (&stream).write_all(format!("hello {i}\n").as_bytes()).unwrap();
+                            let mut line = String::new();
+                            BufReader::new(&stream).read_line(&mut line).unwrap();
+                            assert_eq!(line, format!("hello {i}\n"));
+                        })
                     })
-                })
-                .collect();
-            for c in clients {
-                c.join().expect("client thread panicked");
-            }
-            start.elapsed()
-        })
-        .join()
-        .expect("burst thread panicked");
-        stop.store(true, Ordering::Relaxed);
-        let ticks = ticker.join().expect("ticker panicked");
-        emit(round, ticks, burst, control.join().unwrap());
-    }
+                    .collect();
+                for c in clients {
+                    c.join().expect("client thread panicked");
+                }
+                start.elapsed()
+            })
+            .join()
+            .expect("burst thread panicked");
+            stop.store(true, Ordering::Relaxed);
+            let ticks = ticker.join().expect("ticker panicked");
+            emit(round, ticks, burst, control.join().unwrap());
+        }
+    }};
+}
+
+fn myriad_bursts(n: usize, rounds: usize) {
+    thread_per_connection_bursts!(net: myriad::net, thread: myriad::thread, n, rounds);
 }
 
 fn tokio_bursts(multi_thread: bool, n: usize, rounds: usize) {
@@ -330,62 +342,10 @@ fn tokio_bursts(multi_thread: bool, n: usize, rounds: usize) {
     });
 }
 
+/// With std, the ticker is an OS thread like every other: the control and
+/// the ticker measure the same thing.
 fn std_bursts(n: usize, rounds: usize) {
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::thread;
-
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the backend");
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                    if (&stream).write_all(line.as_bytes()).is_err() {
-                        break;
-                    }
-                    line.clear();
-                }
-            });
-        }
-    });
-    for round in 0..rounds {
-        let stop = Arc::new(AtomicBool::new(false));
-        let control = control_ticker(stop.clone());
-        // With std, the ticker is an OS thread like every other: the
-        // control and the ticker measure the same thing.
-        let ticking = stop.clone();
-        let ticker = thread::spawn(move || {
-            let (mut ticks, delay) = (Ticks::default(), RunDelay::of_this_thread());
-            while !ticking.load(Ordering::Relaxed) {
-                ticks.tick(Some(&delay), || thread::sleep(TICK));
-            }
-            ticks
-        });
-        thread::sleep(LEAD);
-        let start = Instant::now();
-        let clients: Vec<_> = (0..n)
-            .map(|i| {
-                thread::spawn(move || {
-                    let stream = TcpStream::connect(addr).expect("connect to the backend");
-                    (&stream).write_all(format!("hello {i}\n").as_bytes()).unwrap();
-                    let mut line = String::new();
-                    BufReader::new(&stream).read_line(&mut line).unwrap();
-                    assert_eq!(line, format!("hello {i}\n"));
-                })
-            })
-            .collect();
-        for c in clients {
-            c.join().expect("client thread panicked");
-        }
-        let burst = start.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        let ticks = ticker.join().expect("ticker panicked");
-        emit(round, ticks, burst, control.join().unwrap());
-    }
+    thread_per_connection_bursts!(net: std::net, thread: std::thread, n, rounds);
 }
 
 /// The parent side: runs `procs` processes of `rounds` bursts for every
