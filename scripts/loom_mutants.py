@@ -95,11 +95,16 @@ def run(index, name, edits, test):
                 f.write(text)
 
 
+def edits_of(path, old, new):
+    """A mutant's edits: its list of (file, old, new), or its one edit."""
+    return path if isinstance(path, list) else [(path, old, new)]
+
+
 def check():
     """Whether every mutant still finds the text it changes, once."""
     drifted = 0
     for index, (name, path, old, new, _test, _filter) in enumerate(MUTANTS):
-        for file, text, _ in path if isinstance(path, list) else [(path, old, new)]:
+        for file, text, _ in edits_of(path, old, new):
             count = open(file).read().count(text)
             if count != 1:
                 drifted += 1
@@ -116,8 +121,7 @@ def main():
     for index, (name, path, old, new, test, _filter) in enumerate(MUTANTS):
         if chosen and index not in chosen:
             continue
-        edits = path if isinstance(path, list) else [(path, old, new)]
-        survivors += not run(index, name, edits, test)
+        survivors += not run(index, name, edits_of(path, old, new), test)
     sys.exit(1 if survivors else 0)
 
 

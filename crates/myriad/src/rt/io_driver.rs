@@ -86,7 +86,7 @@ impl WorkerIo {
     /// reference to `source` is released before the next wait.
     pub fn deregister(&self, fd: RawFd, source: &Arc<Source>) {
         self.poller.delete(fd);
-        self.retired.lock().push(Arc::as_ptr(source) as u64);
+        self.retired.lock().push(Source::event_data(source));
         self.registrations.fetch_sub(1, Ordering::Relaxed);
     }
 

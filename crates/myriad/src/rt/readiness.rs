@@ -124,6 +124,12 @@ impl Source {
         Arc::into_raw(source) as u64
     }
 
+    /// The event data `into_event_data` made of `source`, to give back
+    /// with `release` once epoll no longer holds it.
+    pub fn event_data(source: &Arc<Source>) -> u64 {
+        Arc::as_ptr(source) as u64
+    }
+
     /// Gives back epoll's reference to a source.
     ///
     /// # Safety
