@@ -417,13 +417,10 @@ impl Local {
         overflow::ensure_alternate_stack();
         loop {
             let mut unstarted_first = self.after_yield.replace(false);
-            let left = self.until_outside.get() - 1;
-            if left == 0 {
+            if self.count_switch() {
                 self.until_outside.set(OUTSIDE_EVERY);
                 self.look_outside();
                 unstarted_first = true;
-            } else {
-                self.until_outside.set(left);
             }
             // Woken threads go first (they hold resources; finishing them
             // frees memory), but not always: after a yield, and every 61
@@ -570,13 +567,23 @@ impl Local {
     #[inline]
     fn take_handoff(&self) -> Option<TaskRef> {
         let next = self.handoff.take()?;
-        let left = self.until_outside.get() - 1;
-        if left == 0 || timer::due_now() {
+        if timer::due_now() || self.count_switch() {
             self.ready.borrow_mut().push_back(next);
             return None;
         }
-        self.until_outside.set(left);
         Some(next)
+    }
+
+    /// Counts a switch towards the next look outside; true when the look
+    /// is due, leaving the count for the loop to reset as it looks.
+    #[inline]
+    fn count_switch(&self) -> bool {
+        let left = self.until_outside.get() - 1;
+        if left == 0 {
+            return true;
+        }
+        self.until_outside.set(left);
+        false
     }
 
     /// Queues the handed-off thread, if any, at the back of `ready`, where
