@@ -634,6 +634,11 @@ const PREPARER_IDLE: Duration = Duration::from_secs(2);
 /// it, and the preparer's chunk waits as the spare. If it cannot be
 /// started (no OS thread to be had), the carver maps every chunk itself
 /// from then on, rather than try again on every spawn.
+///
+/// Its own thread, not a job for the offload pool (`offload.rs`, which
+/// `fd_table.rs` uses for its background work): the pool parks and wakes
+/// through the wait primitive, which sits above threads and so above their
+/// stacks; the allocator stays below them.
 #[derive(Default)]
 struct Preparer {
     state: Mutex<PreparerState>,
